@@ -1,0 +1,68 @@
+"""Core REST endpoints: who am I, and tokens for non-browser clients."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .errors import Unauthenticated
+
+
+class UserOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+
+
+def user_summary(user: object) -> dict[str, object]:
+    """Return the public summary of a person used across the API and events."""
+    full_name = user.get_full_name() if hasattr(user, "get_full_name") else ""  # type: ignore[attr-defined]
+    return {
+        "id": user.pk,  # type: ignore[attr-defined]
+        "username": user.get_username(),  # type: ignore[attr-defined]
+        "display_name": full_name or user.get_username(),  # type: ignore[attr-defined]
+    }
+
+
+class MeApi(APIView):
+    @extend_schema(responses=UserOutput)
+    def get(self, request: Request) -> Response:
+        return Response(user_summary(request.user))
+
+
+class TokenInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=200, style={"input_type": "password"})
+
+
+class TokenOutput(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class TokenCreateApi(APIView):
+    """Exchange a username and password for an API token (bots, integrations, the load tool)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+    throttle_classes: list[type] = []
+
+    @extend_schema(request=TokenInput, responses=TokenOutput)
+    def post(self, request: Request) -> Response:
+        data = TokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
+        if user is None or not user.is_active:
+            raise Unauthenticated(_("Wrong username or password."))
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})

@@ -1,0 +1,57 @@
+"""Operational endpoints."""
+
+from __future__ import annotations
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+def _database_ok() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _layer_ok() -> str | None:
+    """Check the channel layer exists and, when it is Redis-backed, that Redis answers."""
+    if get_channel_layer() is None:
+        return "no channel layer configured"
+    if not settings.REDIS_URL:
+        return None  # in-memory: nothing outside this process to be down
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping()
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Report whether the database and the channel layer answer."""
+    layer = get_channel_layer()
+    body: dict[str, object] = {
+        "status": "ok",
+        "database": connection.vendor,
+        "channel_layer": type(layer).__name__ if layer else None,
+    }
+    failures = {}
+    if problem := _database_ok():
+        failures["database"] = problem
+    if problem := _layer_ok():
+        failures["channel_layer"] = problem
+    if failures:
+        body["status"] = "error"
+        body["failing"] = sorted(failures)
+        body["errors"] = failures
+        return JsonResponse(body, status=503)
+    return JsonResponse(body)

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PresenceConfig(AppConfig):
+    name = "presence"
+    verbose_name = _("Presence and people")

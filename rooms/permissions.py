@@ -1,0 +1,31 @@
+"""Who may do what in a room: the one place both REST and websocket ask."""
+
+from __future__ import annotations
+
+from .models import Membership, Room
+
+MANAGER_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
+
+
+def can_read(room: Room, membership: Membership | None) -> bool:
+    """Public rooms are open to every signed-in person; private ones to members only."""
+    return membership is not None or room.visibility == Room.Visibility.PUBLIC
+
+
+def can_join(room: Room, membership: Membership | None) -> bool:
+    """Anyone may join a public, active room; private rooms are by invitation."""
+    return (
+        membership is None
+        and room.visibility == Room.Visibility.PUBLIC
+        and room.archived_at is None
+    )
+
+
+def can_post(room: Room, membership: Membership | None) -> bool:
+    """Only members post, and nobody posts in an archived room."""
+    return membership is not None and room.archived_at is None
+
+
+def can_manage_members(room: Room, membership: Membership | None) -> bool:
+    """Owners and admins add and remove members."""
+    return membership is not None and membership.role in MANAGER_ROLES
