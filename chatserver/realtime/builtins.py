@@ -21,14 +21,18 @@ async def handle_ping(conn: Gateway, frame: dict[str, Any]) -> dict[str, Any]:
 async def handle_resume(conn: Gateway, frame: dict[str, Any]) -> dict[str, Any]:
     """Replay every subscribed stream from the client's last seen positions.
 
-    Streams the client does not mention start from the latest position.  Positions for
+    Streams the client does not mention start from the latest position (if they had not
+    started yet; a running stream keeps its place).  Positions for
     streams this socket is not subscribed to (not a member, or an unknown topic) are ignored
     and reported back, so a client learns it lost access.
     """
     positions: dict[str, int] = frame.get("positions", {})
     ignored = sorted(topic for topic in positions if topic not in conn.cursors)
-    for topic in list(conn.cursors):
-        await conn.catch_up(topic, positions.get(topic))
+    for topic, cursor in list(conn.cursors.items()):
+        if topic in positions:
+            await conn.catch_up(topic, positions[topic])
+        elif cursor is None:
+            await conn.catch_up(topic, None)  # never resumed: start from the latest
     return {
         "positions": {t: c for t, c in conn.cursors.items() if c is not None},
         "ignored": ignored,
