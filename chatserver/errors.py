@@ -7,6 +7,7 @@ exceptions) to HTTP responses; the gateway maps them to ``error`` frames.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -65,7 +66,8 @@ class RateLimited(CommunisError):
     default_message = _("You are sending too fast. Try again in a moment.")
 
     def __init__(self, retry_after: float, message: Any = None) -> None:
-        super().__init__(message, extra={"retry_after": round(retry_after, 2)})
+        # Round up: a client that waits exactly as long as told must find a token there.
+        super().__init__(message, extra={"retry_after": math.ceil(retry_after * 100) / 100})
         self.retry_after = retry_after
 
 
@@ -108,7 +110,7 @@ def rest_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
     if isinstance(exc, CommunisError):
         headers = {}
         if isinstance(exc, RateLimited):
-            headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return Response({"error": exc.as_dict()}, status=exc.status, headers=headers)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()

@@ -186,8 +186,10 @@ def do_remove_member(actor: Any, *, room_id: int, user_id: int) -> None:
         room = _locked_room(access.room.pk)
         if not permissions.can_manage_members(room, access.membership):
             raise Forbidden(_("Only the room's owners and admins can remove members."))
+        # ``user__pk``, not ``user_id``: only the former gets Django's out-of-range check, so
+        # an id from the URL past 64 bits finds nothing instead of crashing SQLite.
         membership = (
-            Membership.objects.filter(room=room, user_id=user_id).select_related("user").first()
+            Membership.objects.filter(room=room, user__pk=user_id).select_related("user").first()
         )
         if membership is None:
             raise NotFound(_("That person is not a member of this room."))

@@ -9,6 +9,13 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     raw_id_fields = ["user"]
+    # Read-only: a membership change must go through rooms.actions, which logs the event and
+    # cuts the person's live streams; an admin edit would do neither.
+    can_delete = False
+    readonly_fields = ["user", "role", "joined_at", "last_read_seq"]
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(Room)

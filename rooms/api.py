@@ -85,7 +85,8 @@ def _optional_seq(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit():
+    # isdigit() alone accepts "²" and other Unicode digits that int() then refuses.
+    if not (raw.isascii() and raw.isdigit()):
         raise InvalidInput(f"“{name}” must be a non-negative integer.", extra={"field": name})
     return int(raw)
 

@@ -39,7 +39,9 @@ def member_room_ids(user: Any) -> list[int]:
 def rooms_for_user(user: Any, *, include_archived: bool = False) -> QuerySet[Room]:
     """Rooms the person sees in the room list, with membership and unread facts attached."""
     mine = Membership.objects.filter(room=OuterRef("pk"), user=user)
-    rooms = Room.objects.filter(Q(visibility=Room.Visibility.PUBLIC) | Q(memberships__user=user))
+    # Filter through a subquery, not a join: Count("memberships") below would reuse a
+    # filtering join and count only the person's own row in private rooms.
+    rooms = Room.objects.filter(Q(visibility=Room.Visibility.PUBLIC) | Q(Exists(mine)))
     if not include_archived:
         rooms = rooms.filter(archived_at__isnull=True)
     return (

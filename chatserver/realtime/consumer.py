@@ -111,6 +111,9 @@ class Gateway(AsyncWebsocketConsumer):
             error.code = "invalid_json"
             await self.send_error(None, error)
             return
+        if "\\u" in text_data and not _is_plain_text(frame):
+            await self.send_error(None, InvalidInput())
+            return
         await self._dispatch_frame(frame)
 
     async def _dispatch_frame(self, frame: Any) -> None:
@@ -169,8 +172,12 @@ class Gateway(AsyncWebsocketConsumer):
         client's ``resume`` (or the grace period) says where to start.
         """
         if topic in self.cursors:
+            cursor = self.cursors[topic]
             if after_seq is not None:
-                await self.catch_up(topic, after_seq)
+                # A running stream goes on from what this socket delivered: restarting it at
+                # ``after_seq`` would repeat events (joining a watched room) or skip those still
+                # in flight (a repeated subscribe).  Replays on request are ``resume``'s job.
+                await self.catch_up(topic, after_seq if cursor is None else cursor)
             return
         self.cursors[topic] = None
         await self.subscribe_topic(topic)
@@ -270,7 +277,9 @@ class Gateway(AsyncWebsocketConsumer):
                 self.cursors[topic] = log.latest_seq
                 await self.send_frame(_resync_frame(topic, after_seq, log.latest_seq))
             else:
-                self.cursors[topic] = after_seq
+                # A position past the log's end (a restored database, a bogus client) must not
+                # make the socket drop the events that will fill that range.
+                self.cursors[topic] = min(after_seq, log.latest_seq)
                 for seq, frame in log.frames:
                     if seq > self.cursors[topic]:
                         self.cursors[topic] = seq
@@ -345,6 +354,32 @@ class Gateway(AsyncWebsocketConsumer):
                 },
             }
         )
+
+
+def _is_plain_text(frame: Any) -> bool:
+    """Whether every string in a parsed frame is text we can store and send back.
+
+    JSON escapes can smuggle in what is not: a lone surrogate ("\\ud800") cannot be encoded
+    for an answer that echoes it (the socket would die on the UnicodeEncodeError), and NUL
+    ("\\u0000") is refused by PostgreSQL.  Iterative: the frame may be nested as deep as the
+    JSON parser allowed.
+    """
+    stack = [frame]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return False
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return False
+    return True
 
 
 def _is_plain_id(value: Any) -> bool:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -37,7 +38,13 @@ def test_database_url() -> str:
 class DaphneServer:
     """One real daphne process serving Communis on 127.0.0.1."""
 
-    def __init__(self, *, extra_env: dict[str, str] | None = None, use_redis: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        extra_env: dict[str, str] | None = None,
+        use_redis: bool = True,
+        ready_statuses: tuple[int, ...] = (200,),
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/"
@@ -68,17 +75,22 @@ class DaphneServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_ready()
+        self._wait_ready(ready_statuses)
 
-    def _wait_ready(self, timeout: float = 30) -> None:
+    def _wait_ready(self, ready_statuses: tuple[int, ...], timeout: float = 30) -> None:
+        """Wait until /healthz answers with one of ``ready_statuses`` (503: a service is down)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited early:\n{self.log_text()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
+                    if response.status in ready_statuses:
                         return
+            except urllib.error.HTTPError as error:
+                if error.code in ready_statuses:
+                    return
+                time.sleep(0.2)
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"daphne did not become ready:\n{self.log_text()}")
