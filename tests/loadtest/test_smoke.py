@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.utils import translation
 from django.conf import settings
 from django.core.management import CommandError, call_command, load_command_class
+from django.utils import translation
 
 from tests.support import servers
 
