@@ -10,6 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from .errors import Unauthenticated
@@ -51,7 +52,8 @@ class TokenCreateApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
-    throttle_classes: list[type] = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"  # password guessing: per client address
 
     @extend_schema(request=TokenInput, responses=TokenOutput)
     def post(self, request: Request) -> Response:

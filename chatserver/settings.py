@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -109,10 +110,17 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 _SQLITE_PATH = VAR_DIR / "communis.sqlite3"
+_RUNNING_TESTS = "pytest" in sys.modules or sys.argv[1:2] == ["test"]
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{_SQLITE_PATH}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # Channels runs a process's database work on one thread, so this keeps one connection
+        # per process open instead of opening and closing one per call (measured: 2-4x on
+        # connect storms and sends; docs/performance.md).  Health checks catch a dead one.
+        # A test process keeps 0: its worker threads' persistent connections would stop
+        # PostgreSQL from dropping the test database (the servers it spawns use 600).
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0 if _RUNNING_TESTS else 600),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -140,11 +148,24 @@ if REDIS_URL:
             "BACKEND": os.environ.get(
                 "CHANNEL_LAYER_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"
             ),
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}:layer"},
+            "CONFIG": {
+                # A bounded pool: the pub/sub layer serialises its commands on one lock and
+                # needs two connections (one subscriber, one publisher); the bound keeps a
+                # misconfigured layer from opening one connection per socket in a reconnect
+                # storm (docs/performance.md, "Mass reconnects").
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env_int("REDIS_LAYER_MAX_CONNECTIONS", 8),
+                    }
+                ],
+                "prefix": f"{REDIS_PREFIX}:layer",
+            },
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer without its O(sockets) sweep on every receive (see the class).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "chatserver.realtime.hub.InMemoryChannelLayer"}}
 
 # --- Auth, sessions, security ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -184,6 +205,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "chatserver.errors.rest_exception_handler",
+    # Per-process limits on the REST paths that cost the most or guard secrets.
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": os.environ.get("COMMUNIS_AUTH_RATE", "30/min"),
+        "send": os.environ.get("COMMUNIS_REST_SEND_RATE", "600/min"),
+    },
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -210,7 +236,12 @@ COMMUNIS = {
     "GAP_REPAIR_DELAY": float(os.environ.get("COMMUNIS_GAP_REPAIR_DELAY", "0.2")),
     "MAX_ROOM_NAME": 80,
     "MAX_ROOM_TOPIC": 250,
+    # Slow readers (docs/performance.md, "Slow clients"): frames a socket may have waiting for
+    # the network before ephemeral events are dropped, and bytes before it is closed (4429) so
+    # it resumes from the database instead of growing the server's memory.
     "SEND_QUEUE_LIMIT": env_int("COMMUNIS_SEND_QUEUE_LIMIT", 1000),
+    "SEND_BUFFER_SOFT_BYTES": env_int("COMMUNIS_SEND_BUFFER_SOFT_BYTES", 256 * 1024),
+    "SEND_BUFFER_LIMIT_BYTES": env_int("COMMUNIS_SEND_BUFFER_LIMIT_BYTES", 1024 * 1024),
 }
 
 LOGGING = {

@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
 from chatserver.api import UserOutput, user_summary
@@ -19,6 +20,7 @@ from . import actions, events, selectors
 # --- serializers ------------------------------------------------------------------------------
 class RoomOutput(serializers.Serializer):
     id = serializers.IntegerField()
+    kind = serializers.CharField()
     name = serializers.CharField()
     topic = serializers.CharField()
     visibility = serializers.CharField()
@@ -35,6 +37,18 @@ class RoomCreateInput(serializers.Serializer):
     visibility = serializers.CharField(max_length=20, required=False, default="public")
 
 
+class ReactionOutput(serializers.Serializer):
+    emoji = serializers.CharField()
+    count = serializers.IntegerField()
+    users = serializers.ListField(child=serializers.IntegerField())
+
+
+class RoomUpdateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    topic = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    archived = serializers.BooleanField(required=False)
+
+
 class MessageOutput(serializers.Serializer):
     id = serializers.IntegerField()
     room = serializers.IntegerField()
@@ -46,6 +60,12 @@ class MessageOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     edited_at = serializers.DateTimeField(allow_null=True)
     deleted = serializers.BooleanField()
+    thread_root = serializers.IntegerField(allow_null=True)
+    reply_count = serializers.IntegerField()
+    last_reply_at = serializers.DateTimeField(allow_null=True)
+    pinned = serializers.BooleanField()
+    mentions = serializers.ListField()
+    reactions = ReactionOutput(many=True)
 
 
 class MessagePageOutput(serializers.Serializer):
@@ -57,6 +77,7 @@ class MessagePageOutput(serializers.Serializer):
 class MessageCreateInput(serializers.Serializer):
     body = serializers.CharField(trim_whitespace=False, max_length=100_000)
     client_msg_id = serializers.CharField(max_length=200)
+    thread = serializers.IntegerField(min_value=1, required=False, allow_null=True)
 
 
 class MemberOutput(serializers.Serializer):
@@ -114,9 +135,19 @@ class RoomDetailApi(APIView):
     @extend_schema(responses=RoomOutput)
     def get(self, request: Request, room_id: int) -> Response:
         access = selectors.access_room(request.user, room_id)
-        room = selectors.rooms_for_user(request.user, include_archived=True).get(pk=access.room.pk)
+        room = selectors.rooms_for_user(request.user, include_archived=True, kind=None).get(
+            pk=access.room.pk
+        )
         unread = selectors.unread_counts(request.user, [room.pk]).get(room.pk, 0)
         return Response(_room_row(room, unread))
+
+    @extend_schema(request=RoomUpdateInput, responses=RoomOutput)
+    def patch(self, request: Request, room_id: int) -> Response:
+        """Rename, set the topic, archive or unarchive (owners and admins)."""
+        data = RoomUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actions.do_update_room(request.user, room_id=room_id, **data.validated_data)
+        return self.get(request, room_id)
 
 
 class RoomJoinApi(APIView):
@@ -165,11 +196,21 @@ class RoomMemberRemoveApi(APIView):
 
 
 class MessageListCreateApi(APIView):
+    throttle_scope = "send"
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        """Meter sends per person; reading history is not metered."""
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
     @extend_schema(
         parameters=[
             OpenApiParameter("before", int, description="Messages with seq below this"),
             OpenApiParameter("after", int, description="Messages with seq above this"),
             OpenApiParameter("limit", int, description="Page size (at most 100)"),
+            OpenApiParameter("thread", int, description="Only the replies of this thread root"),
+            OpenApiParameter(
+                "include_replies", bool, description="Also thread replies (resync after a gap)"
+            ),
         ],
         responses=MessagePageOutput,
     )
@@ -181,12 +222,22 @@ class MessageListCreateApi(APIView):
             raise InvalidInput("Give “before” or “after”, not both.")
         page_max = settings.COMMUNIS["HISTORY_PAGE_MAX"]
         limit = min(_optional_seq(request, "limit") or 50, page_max) or 1
-        page = selectors.message_history(access.room, before=before, after=after, limit=limit + 1)
+        page = selectors.message_history(
+            access.room,
+            before=before,
+            after=after,
+            limit=limit + 1,
+            thread=_optional_seq(request, "thread"),
+            include_replies=request.query_params.get("include_replies") in {"1", "true"},
+        )
         has_more = len(page) > limit
         page = page[:limit] if after is not None else page[-limit:]
+        reactions = selectors.reaction_summaries(page)
         return Response(
             {
-                "messages": [events.message_payload(m) for m in page],
+                "messages": [
+                    events.message_payload(m, reactions=reactions.get(m.pk, [])) for m in page
+                ],
                 "latest_seq": access.room.last_seq,
                 "has_more": has_more,
             }

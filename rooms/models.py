@@ -12,7 +12,15 @@ class Room(models.Model):
         PUBLIC = "public", _("Public")
         PRIVATE = "private", _("Private")
 
-    name = models.CharField(_("name"), max_length=80)
+    class Kind(models.TextChoices):
+        ROOM = "room", _("Room")
+        DIRECT = "direct", _("Direct conversation")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ROOM)
+    # For direct conversations: the sorted participant ids, so one set of people has one
+    # conversation (the unique constraint settles two people starting it at the same moment).
+    direct_key = models.CharField(max_length=400, null=True, blank=True, unique=True)
+    name = models.CharField(_("name"), max_length=80, blank=True)
     topic = models.CharField(_("topic"), max_length=250, blank=True)
     visibility = models.CharField(
         _("visibility"), max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
@@ -72,6 +80,10 @@ class RoomEvent(models.Model):
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveBigIntegerField()
     type = models.CharField(max_length=40)
+    # The message an event is about, so deleting a message can scrub its text from the log.
+    message = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     frame = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -99,6 +111,17 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Threads are one level deep: a reply points at its root, never at another reply.
+    thread_root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
+    )
+    reply_count = models.PositiveIntegerField(default=0)
+    last_reply_at = models.DateTimeField(null=True, blank=True)
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    mentions = models.JSONField(default=list, blank=True)  # user ids; "room" for @room
 
     class Meta:
         constraints = [
@@ -111,3 +134,102 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id}:{self.seq} by {self.author_id}"
+
+
+class MessageRevision(models.Model):
+    """A previous text of an edited or deleted message, kept for moderators."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="revisions")
+    body = models.TextField()
+    body_html = models.TextField()
+    replaced_at = models.DateTimeField(auto_now_add=True)
+    replaced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"revision of {self.message_id} at {self.replaced_at}"
+
+
+class Reaction(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user", "emoji"], name="unique_reaction")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} on {self.message_id} by {self.user_id}"
+
+
+class Notification(models.Model):
+    """Something that asks for one person's attention: a mention, a reply, a direct message."""
+
+    class Kind(models.TextChoices):
+        MENTION = "mention", _("Mention")
+        REPLY = "reply", _("Reply")
+        DIRECT = "direct", _("Direct message")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_notifications"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "message"], name="unique_notification")
+        ]
+        indexes = [models.Index(fields=["user", "read_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id} ({self.message_id})"
+
+
+class Invitation(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invitations")
+    invitee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="room_invitations"
+    )
+    inviter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "invitee"],
+                condition=models.Q(status="pending"),
+                name="unique_pending_invitation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invitee_id} to {self.room_id} ({self.status})"
+
+
+class ChatPreferences(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_preferences"
+    )
+    share_read_receipts = models.BooleanField(_("share my read receipts"), default=True)
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"

@@ -16,6 +16,7 @@ def can_join(room: Room, membership: Membership | None) -> bool:
     """Anyone may join a public, active room; private rooms are by invitation."""
     return (
         membership is None
+        and room.kind == Room.Kind.ROOM
         and room.visibility == Room.Visibility.PUBLIC
         and room.archived_at is None
     )
@@ -27,5 +28,33 @@ def can_post(room: Room, membership: Membership | None) -> bool:
 
 
 def can_manage_members(room: Room, membership: Membership | None) -> bool:
-    """Owners and admins add and remove members."""
-    return membership is not None and membership.role in MANAGER_ROLES
+    """Owners and admins add and remove members; direct chats keep their people."""
+    return (
+        room.kind == Room.Kind.ROOM and membership is not None and membership.role in MANAGER_ROLES
+    )
+
+
+def can_administer(room: Room, membership: Membership | None) -> bool:
+    """Owners and admins rename, set the topic, pin and archive (never in direct chats)."""
+    return (
+        room.kind == Room.Kind.ROOM and membership is not None and membership.role in MANAGER_ROLES
+    )
+
+
+def can_invite(room: Room, membership: Membership | None) -> bool:
+    """Any member may invite others to a room, as in Slack; direct chats have fixed people."""
+    return room.kind == Room.Kind.ROOM and membership is not None and room.archived_at is None
+
+
+def can_change_roles(room: Room, membership: Membership | None) -> bool:
+    """Only owners appoint admins and owners."""
+    return (
+        room.kind == Room.Kind.ROOM
+        and membership is not None
+        and membership.role == Membership.Role.OWNER
+    )
+
+
+def shows_read_receipts(room: Room, member_count: int) -> bool:
+    """Show "seen by" in direct chats and in rooms of up to 50 members."""
+    return room.kind == Room.Kind.DIRECT or member_count <= 50

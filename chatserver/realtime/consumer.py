@@ -9,12 +9,20 @@ each socket's ordered streams exactly-once and in order:
   dropped, a newer one is held while the gap is repaired from the database log;
 * on connect, streams wait (events are held) until the client says where it was with
   ``resume`` — or, after a short grace period, start from the latest position.
+
+Hub events take a short path to the socket when the server is daphne: the frame is framed once
+per event (autobahn's prepared messages) and written straight to the websocket protocol, and
+the bytes waiting in its transport bound a slow reader (``SEND_BUFFER_*``, ``SEND_QUEUE_LIMIT``):
+past the soft bound ephemeral events are dropped, past the hard bound the socket is closed with
+4429 and the client resumes from the database.  Under any other server the ASGI ``send`` is used
+and the bound does not apply (see docs/performance.md, "Slow clients").
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -37,6 +45,8 @@ logger = logging.getLogger("communis.gateway")
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_IDLE = 4408
+# "You fell too far behind": the server stopped buffering for this socket; resume from the log.
+CLOSE_SLOW = 4429
 RESUME_GRACE_SECONDS = 5.0
 # Frames that keep a connection alive without spending the sender's rate budget.
 UNMETERED_TYPES = frozenset({"ping", "resume"})
@@ -56,6 +66,10 @@ class Gateway(AsyncWebsocketConsumer):
         self.topics: set[str] = set()
         self.closed = False
         self.background: set[asyncio.Task[None]] = set()
+        # Latest sequence per stream read at connect, after the hub subscription started: lets
+        # ``resume`` start or confirm those streams without another trip to the database.
+        self.stream_heads: dict[str, int] = {}
+        self.writer = DirectWriter.find(self.base_send)
         await self.accept()
         if user is None or not user.is_authenticated or not user.is_active:
             await self.send_frame(reply_error(None, Unauthenticated().as_dict()))
@@ -82,6 +96,11 @@ class Gateway(AsyncWebsocketConsumer):
         if self.channel_layer is not None:
             with contextlib.suppress(Exception):
                 await self.channel_layer.group_discard(f"user.{self.user_id}", self.channel_name)
+        for hook in registry.disconnect_hooks:
+            try:
+                await hook(self)
+            except Exception:
+                logger.exception("a disconnect hook failed")
 
     # --- inbound frames ---------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -188,6 +207,7 @@ class Gateway(AsyncWebsocketConsumer):
         """Stop receiving ``topic`` on this socket, at once."""
         self.cursors.pop(topic, None)
         self.pending.pop(topic, None)
+        self.stream_heads.pop(topic, None)
         if topic in self.topics:
             self.topics.discard(topic)
             await hub.unsubscribe(topic, self)
@@ -197,7 +217,7 @@ class Gateway(AsyncWebsocketConsumer):
         """Deliver one event from the hub (the hot path: keep it cheap)."""
         if event.seq is None:
             if not self.closed:
-                await self.base_send(event.message)
+                await self._write_event(event, ephemeral=True)
             return
         topic = event.topic
         if topic not in self.cursors:
@@ -219,9 +239,27 @@ class Gateway(AsyncWebsocketConsumer):
     async def _emit(self, event: Event) -> None:
         self.cursors[event.topic] = event.seq
         if not self.closed:
-            await self.base_send(event.message)
+            await self._write_event(event, ephemeral=False)
         if self.user_id in event.revoke_user_ids:
             await self.unsubscribe(event.topic)
+
+    async def _write_event(self, event: Event, *, ephemeral: bool) -> None:
+        """Write a hub event, unless this socket's reader has fallen too far behind."""
+        writer = self.writer
+        if writer is None:
+            await self.base_send(event.message)
+            return
+        if writer.closing:
+            return
+        pressure = writer.pressure()
+        if pressure is Pressure.OK or (pressure is Pressure.SOFT and not ephemeral):
+            writer.send_event(event)
+        elif pressure is Pressure.HARD and not writer.closing:
+            # The ordered streams are in the database: closing costs the client one resume,
+            # buffering for a reader that does not read costs the server without bound.
+            writer.closing = True
+            logger.info("closing a slow socket of user %s (%s)", self.user_id, writer.describe())
+            self._spawn(self.close_for(CLOSE_SLOW))
 
     def _hold(self, event: Event) -> None:
         held = self.pending.setdefault(event.topic, {})
@@ -262,6 +300,13 @@ class Gateway(AsyncWebsocketConsumer):
     async def catch_up(self, topic: str, after_seq: int | None) -> None:
         """Replay ``topic`` from the database log after ``after_seq`` (None: latest)."""
         if topic not in self.cursors or topic in self.repairing or self.closed:
+            return
+        head = self.stream_heads.pop(topic, None)
+        if head is not None and (after_seq is None or after_seq == head):
+            # Read at connect after the subscription began: anything newer is held in
+            # ``pending``, so the stream can start here without reading the log again.
+            self.cursors[topic] = head
+            await self._flush_pending(topic)
             return
         prefix, _sep, key = topic.partition(".")
         reader = registry.streams[prefix]
@@ -316,6 +361,10 @@ class Gateway(AsyncWebsocketConsumer):
         await hub.forget(self, self.topics)
         self.topics.clear()
         await self.close(code=code)
+        if code == CLOSE_SLOW and self.writer is not None:
+            # The close frame waits behind the unread bytes; a reader that never reads would
+            # keep them alive until the close handshake times out.  Free them now.
+            self.writer.abort_later(2.0)
 
     # --- helpers ----------------------------------------------------------------------------
     def _language(self) -> str:
@@ -401,3 +450,121 @@ def _resync_frame(topic: str, after_seq: int, latest_seq: int) -> str:
             "data": {"topic": topic, "after_seq": after_seq, "latest_seq": latest_seq},
         }
     )
+
+
+class Pressure:
+    """How far behind a socket's reader is (see ``DirectWriter.pressure``)."""
+
+    OK = "ok"
+    SOFT = "soft"  # drop ephemeral events
+    HARD = "hard"  # close the socket: it resumes from the database
+
+
+class DirectWriter:
+    """Write hub events straight to daphne's websocket protocol, and watch its send buffer.
+
+    daphne hands each application ``send = partial(server.handle_reply, protocol)`` (Channels'
+    session wrapper keeps it as ``real_send``).  Through that protocol the hub skips, for every
+    socket and event, the session wrapper, ``handle_reply``'s checks, the UTF-8 encode and the
+    websocket framing: autobahn frames a server message once (``prepareMessage``; server frames
+    are not masked) and each socket writes the same bytes.  The same protocol's Twisted
+    transport knows how many bytes wait for a slow reader, which ASGI does not expose.
+    """
+
+    __slots__ = ("closing", "frames_waiting", "protocol", "transport")
+
+    # One event is written to many sockets in a row by the hub: frame it once.
+    _prepared_event: Event | None = None
+    _prepared: Any = None
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+        self.transport = protocol.transport
+        self.frames_waiting = 0
+        self.closing = False  # a 4429 close is under way: write nothing more
+
+    @classmethod
+    def find(cls, send: Any) -> DirectWriter | None:
+        """Reach daphne's protocol behind an ASGI ``send``, or None under another server."""
+        for _depth in range(4):
+            if isinstance(send, functools.partial):
+                for arg in send.args:
+                    if cls._usable(arg):
+                        return cls(arg)
+                return None
+            send = getattr(getattr(send, "__self__", None), "real_send", None)
+            if send is None:
+                return None
+        return None
+
+    @staticmethod
+    def _usable(protocol: Any) -> bool:
+        transport = getattr(protocol, "transport", None)
+        return (
+            hasattr(protocol, "sendPreparedMessage")
+            and hasattr(transport, "socket")
+            and hasattr(protocol, "factory")
+            and getattr(protocol, "_perMessageCompress", None) is None
+            and all(hasattr(transport, a) for a in ("dataBuffer", "offset", "_tempDataLen"))
+        )
+
+    def buffered_bytes(self) -> int:
+        """Bytes written to this socket that the network has not taken yet."""
+        transport = self.transport
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+    def pressure(self) -> str:
+        """Classify the backlog; counts frames written since the buffer was last empty."""
+        waiting = self.buffered_bytes()
+        if waiting == 0:
+            self.frames_waiting = 0
+            return Pressure.OK
+        self.frames_waiting += 1
+        limits = settings.COMMUNIS
+        if (
+            waiting > limits["SEND_BUFFER_LIMIT_BYTES"]
+            or self.frames_waiting > limits["SEND_QUEUE_LIMIT"]
+        ):
+            return Pressure.HARD
+        if waiting > limits["SEND_BUFFER_SOFT_BYTES"]:
+            return Pressure.SOFT
+        return Pressure.OK
+
+    def send_event(self, event: Event) -> None:
+        """Write ``event``'s frame, framed once for every socket that gets it."""
+        protocol = self.protocol
+        if protocol.state != protocol.STATE_OPEN:
+            return
+        cls = DirectWriter
+        if cls._prepared_event is not event:
+            cls._prepared = protocol.factory.prepareMessage(event.frame.encode())
+            cls._prepared_event = event
+        prepared = cls._prepared
+        if protocol.send_queue or self.buffered_bytes():
+            protocol.sendPreparedMessage(prepared)
+            return
+        # Nothing is waiting: hand the bytes to the kernel now.  Twisted would register the
+        # socket for writing, write it a loop turn later and unregister it (two epoll_ctl
+        # calls and a callback per socket and event); only what the kernel does not take
+        # goes through the transport, which then keeps the order.
+        data = prepared.payloadHybi
+        try:
+            sent = self.transport.socket.send(data)
+        except OSError:
+            sent = 0  # EAGAIN, or a dead socket the transport's own write will notice
+        if sent < len(data):
+            self.transport.write(data[sent:])
+
+    def abort_later(self, delay: float) -> None:
+        """Drop the TCP connection after ``delay`` s unless it closed by then."""
+        transport = self.transport
+
+        def abort() -> None:
+            if not getattr(transport, "disconnected", True):
+                with contextlib.suppress(Exception):
+                    transport.abortConnection()
+
+        asyncio.get_running_loop().call_later(delay, abort)
+
+    def describe(self) -> str:
+        return f"{self.buffered_bytes()} bytes, {self.frames_waiting} frames waiting"

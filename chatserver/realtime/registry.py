@@ -4,6 +4,7 @@ Apps call these from ``AppConfig.ready``:
 
 * ``register_handler(type, handler, schema)`` — a client → server frame type;
 * ``register_connect_hook(hook)`` — run when a socket opens (subscribe what the person may see);
+* ``register_disconnect_hook(hook)`` — run when it closes (end ephemeral state such as typing);
 * ``register_stream(prefix, reader)`` — how to read the ordered log behind ``<prefix>.<key>``
   topics, used for resume and gap repair.
 """
@@ -43,6 +44,7 @@ class FrameHandler:
 
 handlers: dict[str, FrameHandler] = {}
 connect_hooks: list[ConnectHook] = []
+disconnect_hooks: list[ConnectHook] = []
 streams: dict[str, StreamReader] = {}
 
 
@@ -57,6 +59,12 @@ def register_connect_hook(hook: ConnectHook) -> None:
     """Run ``hook(conn)`` for every new socket, after authentication."""
     if hook not in connect_hooks:
         connect_hooks.append(hook)
+
+
+def register_disconnect_hook(hook: ConnectHook) -> None:
+    """Run ``hook(conn)`` when an authenticated socket closes (end its ephemeral state)."""
+    if hook not in disconnect_hooks:
+        disconnect_hooks.append(hook)
 
 
 def register_stream(prefix: str, reader: StreamReader) -> None:

@@ -33,6 +33,9 @@ from tests.support.wsclient import WsClient
 # The server checks session passwords with Django's default hasher; the test process hashes
 # the many throw-away token users with MD5 (PBKDF2 costs ~0.25 s a user on this machine).
 SESSION_PASSWORD = "pw-for-tests-1"
+# ORM calls from async tests.  Unlike Django's async ORM (``aget``, ``arefresh_from_db``), this
+# closes the thread's connection afterwards: one left open makes PostgreSQL refuse to drop the
+# test database at the end of the run ("being accessed by other users").
 db = database_sync_to_async
 
 

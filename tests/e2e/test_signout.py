@@ -99,7 +99,7 @@ async def test_deactivation_in_the_admin_closes_the_persons_sockets(
     response = await admin.post(change_url, form=admin_deactivation_form(erin))
     assert response.status == 302, response.text[:2000]
     await assert_all_closed(sockets)
-    await erin.arefresh_from_db()
+    await db(erin.refresh_from_db)()  # db(): closes its connection, unlike Django async ORM
     assert erin.is_active is False
     await assert_refused(daphne_server, token=erin.api_token)
 

@@ -501,11 +501,22 @@ def test_read_position_moves_forward_only_and_tells_the_persons_other_tabs(
         assert actions.do_mark_read(reader, room_id=room.pk, seq=latest + 50) == latest
 
     assert Membership.objects.get(room=room, user=reader).last_read_seq == latest
-    assert published.types == ["room.read", "room.read"]  # the backwards call publishes nothing
-    first = assert_envelope(published.events[0], topic=f"user.{reader.pk}", type="room.read")
-    assert first["data"] == {"room": room.pk, "seq": latest - 1}
-    second = assert_envelope(published.events[1], topic=f"user.{reader.pk}", type="room.read")
-    assert second["data"] == {"room": room.pk, "seq": latest}
+    # Each forward move tells the reader's tabs (room.read) and, in a room this small, the
+    # other members ("seen by"); the backwards call publishes nothing.  The reader had no
+    # notifications in the room, so no notification.read follows.
+    assert published.types == ["room.read", "receipt.updated"] * 2
+    for index, seq in ((0, latest - 1), (2, latest)):
+        tabs = assert_envelope(published.events[index], topic=f"user.{reader.pk}", type="room.read")
+        assert tabs["data"] == {"room": room.pk, "seq": seq}
+        receipt = assert_envelope(
+            published.events[index + 1],
+            topic=f"room.{room.pk}",
+            type="receipt.updated",
+            room=room.pk,
+        )
+        assert receipt["data"]["seq"] == seq
+        assert receipt["data"]["room"] == room.pk
+        assert receipt["data"]["user"]["id"] == reader.pk
 
 
 def test_only_members_have_a_read_position(

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 
 ROOM_FIELDS = {
     "id",
+    "kind",
     "name",
     "topic",
     "visibility",

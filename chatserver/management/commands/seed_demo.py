@@ -88,11 +88,33 @@ class Command(BaseCommand):
                 for member in members:
                     actions.do_add_member(people[owner], room_id=room.pk, user=people[member])
                 rooms[name] = room
-            for index, (room_name, author, body) in enumerate(DEMO_HISTORY):
+            sent = [
                 actions.do_send_message(
                     people[author],
                     room_id=rooms[room_name].pk,
                     body=body,
                     client_msg_id=f"demo-{index}",
-                )
+                ).message
+                for index, (room_name, author, body) in enumerate(DEMO_HISTORY)
+            ]
+            self._seed_conversations(people, sent)
         self.stdout.write(self.style.SUCCESS("Demo data created."))
+
+    def _seed_conversations(self, people: dict[str, Any], sent: list[Any]) -> None:
+        """A thread, a reaction, a mention and a direct conversation, so every feature shows."""
+        welcome, projector = sent[0], sent[4]
+        actions.do_toggle_reaction(people["bertil"], message_id=welcome.pk, emoji="👋")
+        actions.do_send_message(
+            people["david"],
+            room_id=projector.room_id,
+            body="@cecilia is it the HDMI or the wireless adapter?",
+            client_msg_id="demo-thread-1",
+            thread=projector.pk,
+        )
+        direct, _created = actions.do_open_direct(people["anna"], user_ids=[people["bertil"].pk])
+        actions.do_send_message(
+            people["bertil"],
+            room_id=direct.pk,
+            body="Hej Anna! Har du tid för en snabb fråga om ärendet?",
+            client_msg_id="demo-direct-1",
+        )

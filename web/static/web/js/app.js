@@ -1,12 +1,18 @@
-// Entry point of the chat page: wires the socket, the room list and the open room together,
-// and owns the page chrome (connection status, alerts, the mobile sidebar, routing by #room-N).
+// Entry point of the chat page: wires the socket, the room list, the open room, the thread
+// pane and "Mentions & replies" together, and owns the page chrome (connection status,
+// alerts, announcements, the tab title, the mobile sidebar, routing by #room-N / #mentions).
 
-import { setUnauthenticatedHandler } from './api.js';
+import { apiFetch, setUnauthenticatedHandler } from './api.js';
 import { Conversation } from './conversation.js';
+import { DirectStarter } from './direct.js';
 import { el } from './dom.js';
-import { gettext } from './i18n.js';
+import { gettext, interpolate } from './i18n.js';
+import { MessageView, personName } from './messages.js';
+import { Notifications } from './notifications.js';
+import { RoomSettings } from './roomsettings.js';
 import { RoomList } from './rooms.js';
 import { CommunisSocket } from './socket.js';
+import { ThreadPane } from './thread.js';
 
 const page = document.body;
 const config = {
@@ -51,10 +57,48 @@ function setSidebar(open) {
   if (open) sidebar.querySelector('a, button')?.focus();
 }
 
+const announcer = document.getElementById('announcer');
+let announceTimer = null;
+
+/** Say something politely to screen readers (new mentions, direct messages). */
+function announce(text) {
+  clearTimeout(announceTimer);
+  announcer.textContent = '';
+  // A short pause makes screen readers notice a repeated text as new.
+  announceTimer = setTimeout(() => {
+    announcer.textContent = text;
+  }, 100);
+}
+
+const confirmDialog = document.getElementById('confirm-dialog');
+
+/** Ask a yes/no question in a modal dialog; resolve true when confirmed. */
+function confirmAction(text, label) {
+  document.getElementById('confirm-text').textContent = text;
+  document.getElementById('confirm-ok').textContent = label;
+  const opener = document.activeElement;
+  return new Promise((resolve) => {
+    confirmDialog.addEventListener(
+      'close',
+      () => {
+        resolve(confirmDialog.returnValue === 'ok');
+        if (opener?.isConnected) opener.focus();
+      },
+      { once: true },
+    );
+    confirmDialog.returnValue = '';
+    confirmDialog.showModal();
+    confirmDialog.querySelector('button[value="cancel"]').focus();
+  });
+}
+
 const socket = new CommunisSocket({ path: config.wsPath, loginUrl: config.loginUrl });
 setUnauthenticatedHandler(() => socket.goToSignIn());
 
+const people = new Map([[config.userId, { id: config.userId, display_name: config.displayName }]]);
 let conversation = null;
+let thread = null;
+let direct = null;
 const rooms = new RoomList({
   socket,
   userId: config.userId,
@@ -62,14 +106,90 @@ const rooms = new RoomList({
   onChange: (room) => conversation?.roomChanged(room),
 });
 rooms.onError = showAlert;
+const view = new MessageView({
+  userId: config.userId,
+  nameOf: (id) => personName(people.get(id)) || gettext('someone'),
+  canPost: (roomId) => conversation?.canPost(roomId) ?? false,
+  canModerate: (roomId) => conversation?.canModerate(roomId) ?? false,
+  openThread: (message) => thread.open(message),
+  openPerson: (person) => direct.openPerson(person),
+  confirm: confirmAction,
+  request: (type, fields) => socket.request(type, fields),
+  showAlert,
+});
 conversation = new Conversation({
   socket,
   rooms,
+  view,
+  people,
   userId: config.userId,
   displayName: config.displayName,
   maxLength: config.maxLength,
   showAlert,
   clearAlert,
+  onTitle: (name) => {
+    baseTitle = name ? `${name} – Communis` : 'Communis';
+    updateTitle();
+  },
+});
+thread = new ThreadPane({
+  socket,
+  view,
+  rooms,
+  showAlert,
+  onOpenChange: (open) => {
+    page.classList.toggle('thread-open', open);
+    // On a phone the thread covers the room: keep focus out of what is underneath.
+    main.inert = open && narrow.matches;
+  },
+});
+direct = new DirectStarter({ rooms, userId: config.userId, showAlert });
+const notifications = new Notifications({
+  socket,
+  rooms,
+  announce,
+  isAttending: (id) => conversation.attending(id),
+  openNotification: (item) => {
+    const root = item.message.thread_root;
+    window.location.hash = `#room-${item.room}`;
+    if (root) pendingThread = { id: root, room: item.room };
+    if (conversation.roomId === item.room && !mentionsOpen()) openPendingThread();
+  },
+});
+const settings = new RoomSettings({
+  rooms,
+  userId: config.userId,
+  confirm: confirmAction,
+  currentRoom: () => conversation.room,
+  showAlert,
+  afterLeave: (id) => {
+    rooms.refreshRoom(id);
+    const first = rooms.firstJoined();
+    window.location.hash = first ? `#room-${first.id}` : '#mentions';
+  },
+});
+void settings;
+
+// --- the tab title: the unread count while the tab is hidden -------------------------------
+let baseTitle = 'Communis';
+function updateTitle() {
+  const unread = rooms.totalUnread() + [...notifications.items.values()].filter((n) => !n.read && n.kind === 'reply').length;
+  const hidden = document.visibilityState === 'hidden';
+  document.title = hidden && unread > 0 ? interpolate(gettext('(%(count)s) %(title)s'), { count: unread, title: baseTitle }, true) : baseTitle;
+}
+rooms.onUnreadChange = updateTitle;
+notifications.onChange = updateTitle;
+document.addEventListener('visibilitychange', updateTitle);
+rooms.onInvitation = (invitation) =>
+  announce(interpolate(gettext('%(person)s invited you to %(room)s'), { person: personName(invitation.inviter), room: invitation.room.name }, true));
+
+// --- preferences ---------------------------------------------------------------------------
+const shareReceipts = document.getElementById('share-receipts');
+shareReceipts.addEventListener('change', () => {
+  apiFetch('/api/me/preferences/', { method: 'PUT', body: { share_read_receipts: shareReceipts.checked } }).catch((error) => {
+    shareReceipts.checked = !shareReceipts.checked;
+    showAlert(error.message);
+  });
 });
 
 socket.on('socket:state', ({ state }) => {
@@ -82,14 +202,50 @@ function roomInHash() {
   return match ? Number(match[1]) : null;
 }
 
+const conversationView = document.getElementById('conversation-view');
+const mentionsView = document.getElementById('mentions-view');
+const mentionsLink = document.getElementById('mentions-link');
+let pendingThread = null;
+
+function mentionsOpen() {
+  return !mentionsView.hidden;
+}
+
+function showMentions(show) {
+  mentionsView.hidden = !show;
+  conversationView.hidden = show;
+  if (show) mentionsLink.setAttribute('aria-current', 'page');
+  else mentionsLink.removeAttribute('aria-current');
+}
+
+function openPendingThread() {
+  const target = pendingThread;
+  pendingThread = null;
+  if (target && conversation.roomId === target.room) thread.open(target);
+}
+
 async function route({ focus }) {
   const id = roomInHash();
-  if (id !== null) {
-    rooms.setActive(id);
-    if (narrow.matches && page.classList.contains('sidebar-open')) setSidebar(false);
-    await conversation.open(id, { focus });
+  if (narrow.matches && page.classList.contains('sidebar-open')) setSidebar(false);
+  if (window.location.hash === '#mentions') {
+    showMentions(true);
+    thread.close();
+    rooms.setActive(null);
+    conversation.onTitle(gettext('Mentions & replies'));
+    if (focus) document.getElementById('mentions-title').focus();
     return;
   }
+  if (id !== null) {
+    showMentions(false);
+    thread.roomOpened(id);
+    rooms.setActive(id);
+    const reopened = id === conversation.roomId;
+    await conversation.open(id, { focus });
+    if (reopened) conversation.renderHeader();
+    openPendingThread();
+    return;
+  }
+  showMentions(false);
   if (conversation.roomId !== null) return; // e.g. the skip link's #main: stay where we are
   const first = rooms.firstJoined() ?? rooms.sorted()[0];
   if (!first) {
@@ -106,12 +262,15 @@ document.querySelector('.logout-form')?.addEventListener('submit', () => socket.
 
 toggle.addEventListener('click', () => setSidebar(toggle.getAttribute('aria-expanded') !== 'true'));
 document.addEventListener('keydown', (event) => {
-  if (event.key === 'Escape' && page.classList.contains('sidebar-open')) {
+  if (event.key === 'Escape' && !event.defaultPrevented && page.classList.contains('sidebar-open')) {
     setSidebar(false);
     toggle.focus();
   }
 });
-narrow.addEventListener('change', () => setSidebar(false));
+narrow.addEventListener('change', () => {
+  setSidebar(false);
+  main.inert = thread.isOpen && narrow.matches;
+});
 window.addEventListener('hashchange', () => route({ focus: true }));
 
 // A handle for tests and support staff: read-only facts plus "drop the connection", which
@@ -129,6 +288,12 @@ async function start() {
     showAlert(gettext('The room list could not be loaded. Reload the page to try again.'));
   }
   socket.connect();
+  notifications.load().catch(() => {});
+  apiFetch('/api/me/preferences/')
+    .then((prefs) => {
+      shareReceipts.checked = prefs.share_read_receipts;
+    })
+    .catch(() => {});
   await route({ focus: false });
 }
 

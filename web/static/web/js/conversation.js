@@ -1,16 +1,21 @@
 // The open room: history (REST), live messages (socket), "load older", the composer with its
-// outbox of messages still on their way, and read position.
+// outbox of messages still on their way, read position and the "new messages" divider,
+// "seen by", typing indicators and @mention autocomplete.
 
 import { apiFetch } from './api.js';
-import { el, hiddenText } from './dom.js';
-import { gettext, interpolate } from './i18n.js';
+import { el } from './dom.js';
+import { gettext, interpolate, ngettext } from './i18n.js';
+import { joinNames, personName } from './messages.js';
 
 const HISTORY_PAGE = 50;
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 const READ_DELAY_MS = 300;
 const RETRY_AFTER_TIMEOUT_MS = 3000;
 const NEAR_BOTTOM_PX = 120;
-const AVATAR_COLOURS = 8;
+const TYPING_SIGNAL_MS = 3000; // the server relays at most one "typing" per 3 s anyway
+const TYPING_EXPIRY_MS = 6000; // a "typing" not heard again within this has ended
+const MENTION_QUERY = /(^|[\s(])@([\w.+-]{0,30})$/;
+const SUGGESTION_LIMIT = 8;
 
 /** A client message id: random, unique, and within the server's [A-Za-z0-9._:-]{1,64}. */
 export function newClientMessageId() {
@@ -20,16 +25,20 @@ export function newClientMessageId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-function initials(name) {
-  const parts = name.trim().split(/\s+/).filter(Boolean);
-  const letters = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : name.slice(0, 2);
-  return letters.toUpperCase();
-}
-
 export class Conversation {
-  constructor({ socket, rooms, userId, displayName, maxLength, showAlert, clearAlert }) {
+  constructor({ socket, rooms, view, people, userId, displayName, maxLength, showAlert, clearAlert, onTitle }) {
     this.socket = socket;
     this.rooms = rooms;
+    this.view = view;
+    this.people = people;
+    this.onTitle = onTitle ?? (() => {});
+    this.receipts = new Map(); // user id -> {user, seq}
+    this.typers = new Map(); // user id -> {name, timer}
+    this.typingText = '';
+    this.typingSentAt = 0;
+    this.suggestions = [];
+    this.suggestionIndex = -1;
+    this.suggestionToken = 0;
     this.userId = userId;
     this.displayName = displayName;
     this.maxLength = maxLength;
@@ -41,14 +50,6 @@ export class Conversation {
     this.hasMore = false;
     this.outbox = new Map(); // client_msg_id -> {clientMsgId, room, body, state, createdAt}
     this.readTimer = null;
-    this.timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
-      hour: '2-digit',
-      minute: '2-digit',
-    });
-    this.fullFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
-      dateStyle: 'full',
-      timeStyle: 'short',
-    });
     const byId = (id) => document.getElementById(id);
     this.title = byId('room-title');
     this.topic = byId('room-topic');
@@ -61,6 +62,13 @@ export class Conversation {
     this.form = byId('composer-form');
     this.composer = byId('composer');
     this.composerLabel = byId('composer-label');
+    this.archivedNote = byId('archived-note');
+    this.viewBox = byId('conversation-view');
+    this.typingLine = byId('typing');
+    this.suggestionList = byId('mention-suggestions');
+    this.pinsButton = byId('pins-button');
+    this.settingsButton = byId('room-settings-button');
+    this.view.attach(this.log);
     this.setUpComposer();
     this.subscribe();
     this.joinButton.addEventListener('click', () => this.join());
@@ -76,18 +84,26 @@ export class Conversation {
   /** Whether the person is looking at `roomId` right now (so it counts as read). */
   attending(roomId) {
     return (
-      roomId === this.roomId && document.visibilityState === 'visible' && document.hasFocus()
+      roomId === this.roomId &&
+      !this.viewBox.hidden &&
+      document.visibilityState === 'visible' &&
+      document.hasFocus()
     );
   }
 
   // --- opening a room -------------------------------------------------------------------
   async open(id, { focus = false } = {}) {
     if (id === this.roomId) {
+      this.scheduleRead();
       if (focus) this.focusEntry();
       return;
     }
     const token = ++this.loadToken;
     this.unwatch();
+    this.stopTyping();
+    this.clearTypers();
+    this.closeSuggestions();
+    this.receipts.clear();
     this.roomId = id;
     this.clearAlert();
     this.hasMore = false;
@@ -100,13 +116,18 @@ export class Conversation {
     try {
       if (!this.room) await this.rooms.refreshRoom(id);
       if (!this.room) throw new Error('not found');
-      page = await apiFetch(`/api/rooms/${id}/messages/?limit=${HISTORY_PAGE}`);
+      [page] = await Promise.all([
+        apiFetch(`/api/rooms/${id}/messages/?limit=${HISTORY_PAGE}`),
+        this.loadMembers(id),
+      ]);
     } catch {
       if (token === this.loadToken) this.renderMissing();
       return;
     }
     if (token !== this.loadToken) return;
+    const unreadBefore = this.room.unread ?? 0;
     this.mergeHistory(page.messages);
+    this.placeDivider(unreadBefore);
     for (const entry of this.outbox.values()) {
       if (entry.room === id) this.appendPending(entry);
     }
@@ -118,15 +139,95 @@ export class Conversation {
     if (!this.room.is_member) this.watch(id, page.latest_seq);
     this.renderHeader();
     this.scheduleRead();
+    this.loadReceipts(id);
     if (focus) this.focusEntry();
   }
 
+  /** Learn the person's role and the names of the room's people (for reactions). */
+  async loadMembers(id) {
+    const room = this.rooms.get(id);
+    if (!room || !room.is_member) return;
+    if (room.kind === 'direct') {
+      for (const person of room.participants ?? []) this.people.set(person.id, person);
+      return;
+    }
+    try {
+      const members = await apiFetch(`/api/rooms/${id}/members/`);
+      for (const member of members) {
+        this.people.set(member.user.id, member.user);
+        if (member.user.id === this.userId) room.role = member.role;
+      }
+    } catch {
+      // Names fall back to "someone"; nothing else depends on this.
+    }
+  }
+
+  /** Put "New messages" above the first of the `unread` newest messages by others. */
+  placeDivider(unread) {
+    this.log.querySelector('.unread-divider')?.remove();
+    if (unread <= 0) return;
+    let count = 0;
+    let first = null;
+    const nodes = [...this.log.querySelectorAll('.message[data-seq]')].reverse();
+    for (const node of nodes) {
+      if (Number(node.dataset.authorId) === this.userId || node.classList.contains('is-deleted')) continue;
+      first = node;
+      count += 1;
+      if (count >= unread) break;
+    }
+    if (!first) return;
+    const divider = el('p', { class: 'unread-divider' }, el('span', {}, gettext('New messages')));
+    this.log.insertBefore(divider, first);
+  }
+
+  // --- "seen by" --------------------------------------------------------------------------
+  async loadReceipts(id) {
+    const room = this.rooms.get(id);
+    if (!room?.is_member) return;
+    if (room.kind !== 'direct' && (room.member_count ?? 0) > 50) return;
+    try {
+      const rows = await apiFetch(`/api/rooms/${id}/receipts/`);
+      if (id !== this.roomId) return;
+      for (const row of rows) this.receipts.set(row.user.id, row);
+      this.renderSeen();
+    } catch {
+      // "Seen by" is a nicety: leave it out.
+    }
+  }
+
+  receiptUpdated(data) {
+    if (data.room !== this.roomId || !data.user) return;
+    const known = this.receipts.get(data.user.id);
+    if (known && known.seq >= data.seq) return;
+    this.receipts.set(data.user.id, { user: data.user, seq: data.seq });
+    this.renderSeen();
+  }
+
+  renderSeen() {
+    for (const line of this.log.querySelectorAll('.message-seen')) line.remove();
+    const nodes = [...this.log.querySelectorAll('.message[data-seq]')];
+    const byNode = new Map();
+    for (const { user, seq } of this.receipts.values()) {
+      if (user.id === this.userId) continue;
+      let target = null;
+      for (const node of nodes) {
+        if (Number(node.dataset.seq) <= seq) target = node;
+      }
+      if (!target) continue;
+      if (!byNode.has(target)) byNode.set(target, []);
+      byNode.get(target).push(personName(user));
+    }
+    for (const [node, names] of byNode) {
+      const text = interpolate(gettext('Seen by %s'), [joinNames(names)]);
+      node.querySelector('.message-extra').append(el('p', { class: 'message-seen' }, text));
+    }
+  }
   /** Show a page of history together with live messages that arrived while it loaded. */
   mergeHistory(messages) {
     const live = [...this.log.querySelectorAll('.message[data-message-id]')];
     const shown = new Set(live.map((node) => node.dataset.messageId));
     const nodes = messages
-      .filter((message) => !shown.has(String(message.id)))
+      .filter((message) => !shown.has(String(message.id)) && !message.thread_root)
       .map((message) => this.messageNode(message));
     const pending = [...this.log.querySelectorAll('.message.pending')];
     nodes.push(...live);
@@ -154,17 +255,52 @@ export class Conversation {
       this.joinHint.hidden = true;
       return;
     }
+    const direct = room.kind === 'direct';
     this.title.textContent = room.name;
-    this.title.classList.toggle('room-private', room.visibility !== 'public');
-    this.topic.textContent = room.topic ?? '';
-    this.topic.hidden = !room.topic;
-    document.title = `${room.name} – Communis`;
+    this.title.classList.toggle('room-private', !direct && room.visibility !== 'public');
+    this.title.classList.toggle('room-direct', direct);
+    const topic = direct ? this.directTopic(room) : room.topic ?? '';
+    this.topic.textContent = topic;
+    this.topic.hidden = !topic;
+    this.onTitle(room.name);
     const member = Boolean(room.is_member);
     this.form.hidden = !member || room.archived;
-    this.joinButton.hidden = member || room.visibility !== 'public';
-    this.joinHint.hidden = member;
-    this.composer.setAttribute('placeholder', interpolate(gettext('Message #%s'), [room.name]));
+    this.archivedNote.hidden = !room.archived;
+    this.joinButton.hidden = member || room.visibility !== 'public' || room.archived;
+    this.joinHint.hidden = member || room.archived;
+    this.pinsButton.hidden = direct;
+    this.settingsButton.hidden = direct || !member;
+    this.composer.setAttribute(
+      'placeholder',
+      direct ? interpolate(gettext('Message %s'), [room.name]) : interpolate(gettext('Message #%s'), [room.name]),
+    );
     this.composerLabel.textContent = interpolate(gettext('Message to %s'), [room.name]);
+  }
+
+  directTopic(room) {
+    const count = (room.participants ?? []).length;
+    if (count <= 2) return gettext('Direct message');
+    return interpolate(ngettext('Group conversation, %(count)s person', 'Group conversation, %(count)s people', count), { count }, true);
+  }
+
+  /** Whether the person may write here (reactions, edits, thread replies). */
+  canPost(roomId) {
+    const room = this.rooms.get(roomId);
+    return Boolean(room?.is_member && !room.archived);
+  }
+
+  canModerate(roomId) {
+    const room = this.rooms.get(roomId);
+    return Boolean(room && room.kind !== 'direct' && ['owner', 'admin'].includes(room.role));
+  }
+
+  /** Redraw the actions of every shown message (the person's role or the room changed). */
+  redrawMessages() {
+    for (const node of this.log.querySelectorAll('.message[data-message-id]')) {
+      const message = this.view.messages.get(Number(node.dataset.messageId));
+      if (message) this.view.fill(node, message);
+    }
+    this.renderSeen();
   }
 
   renderMissing() {
@@ -175,7 +311,10 @@ export class Conversation {
     this.joinButton.hidden = true;
     this.joinHint.hidden = true;
     this.log.removeAttribute('aria-busy');
-    document.title = 'Communis';
+    this.pinsButton.hidden = true;
+    this.settingsButton.hidden = true;
+    this.archivedNote.hidden = true;
+    this.onTitle('');
   }
 
   renderEmptyState() {
@@ -186,6 +325,8 @@ export class Conversation {
     this.form.hidden = true;
     this.joinButton.hidden = true;
     this.joinHint.hidden = true;
+    this.pinsButton.hidden = true;
+    this.settingsButton.hidden = true;
     this.log.removeAttribute('aria-busy');
   }
 
@@ -202,6 +343,7 @@ export class Conversation {
       this.watch(room.id, this.socket.position(room.id) ?? room.last_seq ?? 0);
     }
     this.renderHeader();
+    this.redrawMessages();
   }
 
   // --- watching public rooms you have not joined ----------------------------------------
@@ -242,12 +384,35 @@ export class Conversation {
     this.socket.on('message.created', (frame) => {
       const message = frame.data?.message;
       if (!message) return;
-      if (frame.room !== this.roomId) {
+      const thread = frame.data.thread;
+      if (thread) this.view.patch(thread.root, { reply_count: thread.reply_count, last_reply_at: thread.last_reply_at });
+      this.typerLeft(message.author?.id);
+      if (frame.room !== this.roomId || message.thread_root) {
         this.outbox.delete(message.client_msg_id);
+        if (frame.room === this.roomId) this.scheduleRead();
         return;
       }
       this.insert(message);
       this.scheduleRead();
+    });
+    const changed = (frame) => {
+      if (frame.data?.message) this.view.update(frame.data.message);
+      if (frame.room === this.roomId) this.renderSeen();
+    };
+    this.socket.on('message.edited', changed);
+    this.socket.on('message.deleted', changed);
+    this.socket.on('message.pinned', (frame) => this.view.patch(frame.data?.message_id, { pinned: true }));
+    this.socket.on('message.unpinned', (frame) => this.view.patch(frame.data?.message_id, { pinned: false }));
+    const reacted = (frame) => this.view.patch(frame.data?.message_id, { reactions: frame.data?.reactions ?? [] });
+    this.socket.on('reaction.added', reacted);
+    this.socket.on('reaction.removed', reacted);
+    this.socket.on('typing.started', (frame) => this.typerCame(frame.data ?? {}));
+    this.socket.on('typing.stopped', (frame) => {
+      if (frame.data?.room === this.roomId) this.typerLeft(frame.data.user?.id);
+    });
+    this.socket.on('receipt.updated', (frame) => this.receiptUpdated(frame.data ?? {}));
+    this.socket.on('socket:resynced', ({ room }) => {
+      if (room === this.roomId) this.refreshShown();
     });
     this.socket.on('socket:ready', () => {
       if (this.watching != null) {
@@ -267,6 +432,7 @@ export class Conversation {
 
   // --- messages in the log --------------------------------------------------------------
   insert(message) {
+    if (message.thread_root) return null;
     const existing = this.log.querySelector(`[data-message-id="${message.id}"]`);
     if (existing) return existing;
     const wasNearBottom = this.nearBottom();
@@ -283,8 +449,24 @@ export class Conversation {
     this.updateGrouping(node);
     if (node.nextElementSibling) this.updateGrouping(node.nextElementSibling);
     this.updateEmpty();
+    this.renderSeen();
     if (wasNearBottom || mine) this.scrollToBottom();
     return node;
+  }
+
+  /** Re-read the newest page after a resync: edits, deletions and reactions we missed. */
+  async refreshShown() {
+    const id = this.roomId;
+    try {
+      const page = await apiFetch(`/api/rooms/${id}/messages/?limit=${HISTORY_PAGE}`);
+      if (id !== this.roomId) return;
+      for (const message of page.messages) {
+        if (this.view.copies(message.id).length) this.view.update(message);
+        else this.insert(message);
+      }
+    } catch {
+      // The next resync tries again.
+    }
   }
 
   insertSorted(node, seq) {
@@ -299,50 +481,7 @@ export class Conversation {
   }
 
   messageNode(message, { pending = false } = {}) {
-    const author = message.author ?? {};
-    const name = author.display_name || author.username || '';
-    const created = new Date(message.created_at ?? Date.now());
-    const node = el('div', {
-      class: pending ? 'message pending' : 'message',
-      id: pending ? null : `message-${message.id}`,
-      dataset: {
-        messageId: pending ? null : message.id,
-        seq: pending ? null : message.seq,
-        authorId: author.id,
-        clientMsgId: message.client_msg_id,
-        time: created.getTime(),
-      },
-    });
-    const body = el('div', { class: 'message-body' });
-    if (pending) {
-      body.classList.add('message-plain');
-      body.textContent = message.body;
-    } else {
-      this.fillBody(body, message);
-    }
-    node.append(
-      el('span', { class: `avatar avatar-${(author.id ?? 0) % AVATAR_COLOURS}`, 'aria-hidden': 'true' }, initials(name || '?')),
-      el('p', { class: 'message-meta' }, el('span', { class: 'message-author' }, name), hiddenText(': ')),
-      body,
-      el(
-        'time',
-        { class: 'message-time', datetime: created.toISOString(), title: this.fullFormat.format(created) },
-        this.timeFormat.format(created),
-      ),
-      el('p', { class: 'message-state' }),
-    );
-    if (pending) this.setState(node, gettext('Sending…'));
-    return node;
-  }
-
-  fillBody(body, message) {
-    if (message.deleted) {
-      body.classList.add('message-deleted');
-      body.textContent = gettext('This message was deleted.');
-    } else {
-      // Rendered from Markdown and sanitised (bleach allowlist) by the server at write time.
-      body.innerHTML = message.html;
-    }
+    return this.view.node(message, { pending });
   }
 
   setState(node, text, actions = []) {
@@ -358,11 +497,8 @@ export class Conversation {
   confirmPending(node, message) {
     node.classList.remove('pending', 'failed');
     node.id = `message-${message.id}`;
-    node.dataset.messageId = message.id;
-    node.dataset.seq = message.seq;
-    const body = node.querySelector('.message-body');
-    body.classList.remove('message-plain');
-    this.fillBody(body, message);
+    this.view.remember(message);
+    this.view.fill(node, this.view.messages.get(message.id));
     this.setState(node, '');
     // Pending messages stay together at the end; move this one only if it is now out of
     // order (moving a node makes screen readers announce it again).
@@ -471,16 +607,193 @@ export class Conversation {
 
   // --- composer and outbox --------------------------------------------------------------
   setUpComposer() {
+    this.composer.setAttribute('aria-autocomplete', 'list');
+    this.composer.setAttribute('aria-controls', this.suggestionList.id);
     this.composer.addEventListener('keydown', (event) => {
+      if (this.suggestionsOpen() && this.suggestionKey(event)) return;
       if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
       if (event.altKey || event.ctrlKey || event.metaKey) return;
       event.preventDefault();
       this.form.requestSubmit();
     });
+    this.composer.addEventListener('input', () => {
+      this.signalTyping();
+      this.suggest();
+    });
+    this.composer.addEventListener('blur', () => setTimeout(() => this.closeSuggestions(), 150));
+    this.suggestionList.addEventListener('mousedown', (event) => event.preventDefault());
+    this.suggestionList.addEventListener('click', (event) => {
+      const option = event.target.closest('[role="option"]');
+      if (option) this.pickSuggestion(Number(option.dataset.index));
+    });
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
+      this.closeSuggestions();
       this.sendFromComposer();
     });
+  }
+
+  // --- typing -------------------------------------------------------------------------------
+  signalTyping() {
+    const room = this.room;
+    if (!room?.is_member || !this.socket.ready) return;
+    if (!this.composer.value.trim()) {
+      this.stopTyping();
+      return;
+    }
+    const now = Date.now();
+    if (now - this.typingSentAt < TYPING_SIGNAL_MS) return;
+    this.typingSentAt = now;
+    this.socket.request('typing', { room: room.id }).catch(() => {});
+  }
+
+  stopTyping() {
+    if (!this.typingSentAt) return;
+    this.typingSentAt = 0;
+    if (this.roomId != null && this.socket.ready) {
+      this.socket.request('typing', { room: this.roomId, active: false }).catch(() => {});
+    }
+  }
+
+  typerCame({ room, user }) {
+    if (room !== this.roomId || !user || user.id === this.userId) return;
+    const known = this.typers.get(user.id);
+    clearTimeout(known?.timer);
+    const timer = setTimeout(() => this.typerLeft(user.id), TYPING_EXPIRY_MS);
+    this.typers.set(user.id, { name: personName(user), timer });
+    this.renderTyping();
+  }
+
+  typerLeft(userId) {
+    const known = this.typers.get(userId);
+    if (!known) return;
+    clearTimeout(known.timer);
+    this.typers.delete(userId);
+    this.renderTyping();
+  }
+
+  clearTypers() {
+    for (const { timer } of this.typers.values()) clearTimeout(timer);
+    this.typers.clear();
+    this.renderTyping();
+  }
+
+  /** Change the live line only when who is typing changes, so it is not read out repeatedly. */
+  renderTyping() {
+    const names = [...this.typers.values()].map((typer) => typer.name);
+    let text = '';
+    if (names.length === 1) text = interpolate(gettext('%s is typing…'), [names[0]]);
+    else if (names.length === 2) text = interpolate(gettext('%(first)s and %(second)s are typing…'), { first: names[0], second: names[1] }, true);
+    else if (names.length > 2) text = gettext('Several people are typing…');
+    if (text === this.typingText) return;
+    this.typingText = text;
+    this.typingLine.textContent = text;
+  }
+
+  // --- @mention autocomplete ----------------------------------------------------------------
+  suggestionsOpen() {
+    return !this.suggestionList.hidden && this.suggestions.length > 0;
+  }
+
+  suggestionKey(event) {
+    const count = this.suggestions.length;
+    if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault();
+      const step = event.key === 'ArrowDown' ? 1 : -1;
+      this.highlight((this.suggestionIndex + step + count) % count);
+      return true;
+    }
+    if ((event.key === 'Enter' || event.key === 'Tab') && !event.shiftKey) {
+      event.preventDefault();
+      this.pickSuggestion(Math.max(0, this.suggestionIndex));
+      return true;
+    }
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      event.stopPropagation();
+      this.closeSuggestions();
+      return true;
+    }
+    return false;
+  }
+
+  mentionQuery() {
+    const caret = this.composer.selectionStart ?? this.composer.value.length;
+    const match = MENTION_QUERY.exec(this.composer.value.slice(0, caret));
+    return match ? { query: match[2], start: caret - match[2].length - 1, end: caret } : null;
+  }
+
+  async suggest() {
+    const found = this.mentionQuery();
+    const token = ++this.suggestionToken;
+    if (!found || !this.room?.is_member) {
+      this.closeSuggestions();
+      return;
+    }
+    let people = [];
+    try {
+      people = await apiFetch(`/api/people/?q=${encodeURIComponent(found.query)}`);
+    } catch {
+      people = [];
+    }
+    if (token !== this.suggestionToken) return;
+    const options = people
+      .filter((person) => person.id !== this.userId)
+      .slice(0, SUGGESTION_LIMIT)
+      .map((person) => ({ insert: person.username, label: personName(person), detail: `@${person.username}` }));
+    if (this.room.kind !== 'direct' && 'room'.startsWith(found.query.toLowerCase())) {
+      options.push({ insert: 'room', label: '@room', detail: gettext('everyone in this room') });
+    }
+    this.showSuggestions(options);
+  }
+
+  showSuggestions(options) {
+    this.suggestions = options;
+    this.suggestionIndex = -1;
+    this.suggestionList.replaceChildren(
+      ...options.map((option, index) =>
+        el(
+          'li',
+          { role: 'option', id: `mention-option-${index}`, 'aria-selected': 'false', dataset: { index } },
+          el('span', { class: 'suggestion-name' }, option.label),
+          ' ',
+          el('span', { class: 'suggestion-detail' }, option.detail),
+        ),
+      ),
+    );
+    this.suggestionList.hidden = options.length === 0;
+    if (options.length) this.highlight(0);
+    else this.composer.removeAttribute('aria-activedescendant');
+  }
+
+  highlight(index) {
+    this.suggestionIndex = index;
+    for (const option of this.suggestionList.children) {
+      option.setAttribute('aria-selected', String(Number(option.dataset.index) === index));
+    }
+    this.composer.setAttribute('aria-activedescendant', `mention-option-${index}`);
+  }
+
+  pickSuggestion(index) {
+    const option = this.suggestions[index];
+    const found = this.mentionQuery();
+    this.closeSuggestions();
+    if (!option || !found) return;
+    const text = this.composer.value;
+    const inserted = `@${option.insert} `;
+    this.composer.value = text.slice(0, found.start) + inserted + text.slice(found.end);
+    const caret = found.start + inserted.length;
+    this.composer.setSelectionRange(caret, caret);
+    this.composer.focus();
+  }
+
+  closeSuggestions() {
+    this.suggestionToken += 1;
+    this.suggestions = [];
+    this.suggestionIndex = -1;
+    this.suggestionList.hidden = true;
+    this.suggestionList.replaceChildren();
+    this.composer.removeAttribute('aria-activedescendant');
   }
 
   sendFromComposer() {
@@ -500,6 +813,7 @@ export class Conversation {
     };
     this.outbox.set(entry.clientMsgId, entry);
     this.composer.value = '';
+    this.typingSentAt = 0; // the message itself ends "typing…" on the server
     this.clearAlert();
     this.appendPending(entry);
     this.scrollToBottom();
