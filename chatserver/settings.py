@@ -242,6 +242,8 @@ COMMUNIS = {
     "SEND_QUEUE_LIMIT": env_int("COMMUNIS_SEND_QUEUE_LIMIT", 1000),
     "SEND_BUFFER_SOFT_BYTES": env_int("COMMUNIS_SEND_BUFFER_SOFT_BYTES", 256 * 1024),
     "SEND_BUFFER_LIMIT_BYTES": env_int("COMMUNIS_SEND_BUFFER_LIMIT_BYTES", 1024 * 1024),
+    # Seconds; CPython's default is 0.005.  See chatserver/realtime/hub.py (0: leave it).
+    "GIL_SWITCH_INTERVAL": float(os.environ.get("COMMUNIS_GIL_SWITCH_INTERVAL", "0.0005")),
 }
 
 LOGGING = {
