@@ -123,6 +123,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Health checks only after the connection sat idle (chatserver/db/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "chatserver.db.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the websocket readers run while a writer commits; the busy timeout makes
     # concurrent writers wait instead of failing with "database is locked".
@@ -242,9 +245,10 @@ COMMUNIS = {
     "SEND_QUEUE_LIMIT": env_int("COMMUNIS_SEND_QUEUE_LIMIT", 1000),
     "SEND_BUFFER_SOFT_BYTES": env_int("COMMUNIS_SEND_BUFFER_SOFT_BYTES", 256 * 1024),
     "SEND_BUFFER_LIMIT_BYTES": env_int("COMMUNIS_SEND_BUFFER_LIMIT_BYTES", 1024 * 1024),
-    # Seconds; CPython's default is 0.005.  See chatserver/realtime/hub.py (0: leave it).
-    "GIL_SWITCH_INTERVAL": float(os.environ.get("COMMUNIS_GIL_SWITCH_INTERVAL", "0.0005")),
 }
+# Not a wire limit: how soon CPython hands the GIL to the database thread, in seconds (its
+# default is 0.005; 0 leaves it).  See chatserver/realtime/hub.py.
+COMMUNIS_GIL_SWITCH_INTERVAL = float(os.environ.get("COMMUNIS_GIL_SWITCH_INTERVAL", "0.0005"))
 
 LOGGING = {
     "version": 1,

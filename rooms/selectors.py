@@ -30,14 +30,21 @@ class RoomAccess:
 
 
 def access_room(user: Any, room_id: int) -> RoomAccess:
-    """Return the room and the person's membership, or raise NotFound if they may not see it."""
+    """Return the room and the person's membership, or raise NotFound if they may not see it.
+
+    One query for a member (the usual case): the membership joined to its room.
+    """
+    # room__pk, not room_id: a lookup on the room's own key finds nothing for an id past 64
+    # bits (straight from a URL) instead of failing in the database driver.
+    membership = (
+        Membership.objects.select_related("room").filter(room__pk=room_id, user=user).first()
+    )
+    if membership is not None:
+        return RoomAccess(room=membership.room, membership=membership)
     room = Room.objects.filter(pk=room_id).first()
-    if room is None:
+    if room is None or not permissions.can_read(room, None):
         raise NotFound()
-    membership = Membership.objects.filter(room=room, user=user).first()
-    if not permissions.can_read(room, membership):
-        raise NotFound()
-    return RoomAccess(room=room, membership=membership)
+    return RoomAccess(room=room, membership=None)
 
 
 def member_room_ids(user: Any) -> list[int]:

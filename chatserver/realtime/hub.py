@@ -40,7 +40,7 @@ def _shorten_gil_switch_interval() -> None:
     ``sys.getswitchinterval()`` (5 ms by default) -- for every round trip.  Measured here that
     convoy, not CPU, capped sends and handshakes with the server at 20-60 % CPU.
     """
-    interval = settings.COMMUNIS.get("GIL_SWITCH_INTERVAL")
+    interval = settings.COMMUNIS_GIL_SWITCH_INTERVAL
     if interval:
         sys.setswitchinterval(interval)
 

@@ -19,8 +19,7 @@ from chatserver.rendering import RENDER_VERSION, ContentTooLong, render_markdown
 
 from .. import events, permissions
 from ..models import Membership, Message, MessageRevision, Reaction, Room
-from ..selectors import access_room
-from .log import append_to_log, locked_room, scrub_message_frames
+from .log import append_to_log, locked_access, scrub_message_frames
 from .notify import mention_ids, notify_for_message
 
 CLIENT_MSG_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -130,24 +129,31 @@ def _create_message(
 def do_send_message(
     author: Any, *, room_id: int, body: str, client_msg_id: str, thread: int | None = None
 ) -> SendResult:
-    """Store a message and publish it on commit; a retried send returns the original."""
+    """Store a message and publish it on commit; a retried send returns the original.
+
+    Retries are rare, so there is no look-up before the write: the unique key
+    ``(author, client_msg_id)`` refuses the second row, and only then is the original read.
+    A retry that is refused for another reason (the room was archived or left since) is
+    answered with the original too, as it was accepted once.
+    """
     html = check_send_message(body=body, client_msg_id=client_msg_id)
     key = {"room_id": room_id, "body": body, "client_msg_id": client_msg_id, "thread": thread}
-    if original := _original_send(author, **key):
-        return original
     try:
         with transaction.atomic():
-            access = access_room(author, room_id)
-            room = locked_room(access.room.pk)
-            if not permissions.can_post(room, access.membership):
+            access = locked_access(author, room_id)
+            if not permissions.can_post(access.room, access.membership):
                 if access.membership is None:
                     raise Forbidden(_("Join the room to post in it."))
                 raise Forbidden(_("This room is archived."))
             message = _create_message(
-                author, room, body=body, html=html, client_msg_id=client_msg_id, thread=thread
+                author,
+                access.room,
+                body=body,
+                html=html,
+                client_msg_id=client_msg_id,
+                thread=thread,
             )
-    except IntegrityError:
-        # Two sends with one key raced; the loser answers with the winner's message.
+    except (IntegrityError, Forbidden, NotFound):
         original = _original_send(author, **key)
         if original is None:
             raise
@@ -155,21 +161,23 @@ def do_send_message(
     return SendResult(message=message, created=True)
 
 
-def _access_message(user: Any, message_id: int) -> tuple[Message, Membership | None]:
-    """Return a message the person may see, with their membership of its room."""
+def _locked_message(user: Any, message_id: int) -> tuple[Message, Room, Membership | None]:
+    """Return a message the person may see, its room (locked) and their membership of it.
+
+    Call inside ``transaction.atomic``.
+    """
     message = Message.objects.filter(pk=message_id).select_related("author").first()
     if message is None:
         raise NotFound()
-    access = access_room(user, message.room_id)  # NotFound when the room is not theirs
-    return message, access.membership
+    access = locked_access(user, message.room_id)  # NotFound when the room is not theirs
+    return message, access.room, access.membership
 
 
 def do_edit_message(user: Any, *, message_id: int, body: str) -> Message:
     """Change the text of your own message; the previous text is kept for moderators."""
     html = render_body(body)
     with transaction.atomic():
-        message, membership = _access_message(user, message_id)
-        room = locked_room(message.room_id)
+        message, room, membership = _locked_message(user, message_id)
         if message.author_id != user.pk:
             raise Forbidden(_("You can only edit your own messages."))
         if message.deleted_at is not None:
@@ -193,8 +201,7 @@ def do_edit_message(user: Any, *, message_id: int, body: str) -> Message:
 def do_delete_message(user: Any, *, message_id: int) -> Message:
     """Delete a message (its author, or the room's owners and admins), leaving a tombstone."""
     with transaction.atomic():
-        message, membership = _access_message(user, message_id)
-        room = locked_room(message.room_id)
+        message, room, membership = _locked_message(user, message_id)
         is_author = message.author_id == user.pk
         if not is_author and not permissions.can_administer(room, membership):
             raise Forbidden(_("You can only delete your own messages."))
@@ -218,8 +225,7 @@ def do_delete_message(user: Any, *, message_id: int) -> Message:
 def do_pin_message(user: Any, *, message_id: int, pinned: bool) -> Message:
     """Pin or unpin a message; owners and admins only."""
     with transaction.atomic():
-        message, membership = _access_message(user, message_id)
-        room = locked_room(message.room_id)
+        message, room, membership = _locked_message(user, message_id)
         if not permissions.can_administer(room, membership):
             raise Forbidden(_("Only the room's owners and admins can pin messages."))
         if message.deleted_at is not None:
@@ -265,8 +271,7 @@ def do_toggle_reaction(user: Any, *, message_id: int, emoji: str) -> bool:
     """Add the person's reaction, or remove it if it is there; return True when added."""
     emoji = check_emoji(emoji)
     with transaction.atomic():
-        message, membership = _access_message(user, message_id)
-        room = locked_room(message.room_id)
+        message, room, membership = _locked_message(user, message_id)
         if not permissions.can_post(room, membership):
             raise Forbidden(_("Join the room to react in it."))
         if message.deleted_at is not None:

@@ -1,0 +1,1 @@
+"""Database backends tuned for a process whose database work all runs on one thread."""
