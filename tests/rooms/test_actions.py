@@ -572,3 +572,18 @@ def test_events_are_published_at_the_real_commit_and_never_on_rollback(
         assert published.events == []
     assert published.types == ["message.created"]
     assert published.events[0].seq == result.message.seq
+
+
+def test_a_retry_is_answered_with_the_original_even_after_the_room_was_archived(
+    make_user: Callable[..., Any], make_room: Callable[..., Room]
+) -> None:
+    author = make_user()
+    room = make_room(author)
+    first = actions.do_send_message(author, room_id=room.pk, body="hi", client_msg_id="k-1")
+    Room.objects.filter(pk=room.pk).update(archived_at=timezone.now())
+
+    retry = actions.do_send_message(author, room_id=room.pk, body="hi", client_msg_id="k-1")
+    assert not retry.created and retry.message.pk == first.message.pk
+    with pytest.raises(Forbidden):
+        actions.do_send_message(author, room_id=room.pk, body="hi", client_msg_id="k-2")
+    assert Message.objects.filter(room=room).count() == 1
