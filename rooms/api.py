@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -102,13 +103,22 @@ def _room_row(room: object, unread: int) -> dict[str, object]:
     }
 
 
+# Query cursors and ids are bounded like the websocket's: a larger one overflows the database's
+# 64-bit integers, and past 4,300 digits int() itself refuses.
+MAX_QUERY_INT = 2**53
+
+
 def _optional_seq(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return None
     # isdigit() alone accepts "²" and other Unicode digits that int() then refuses.
-    if not (raw.isascii() and raw.isdigit()):
-        raise InvalidInput(f"“{name}” must be a non-negative integer.", extra={"field": name})
+    valid = raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_QUERY_INT))
+    if not valid or int(raw) > MAX_QUERY_INT:
+        raise InvalidInput(
+            _("“%(name)s” must be an integer from 0 to 2⁵³.") % {"name": name},
+            extra={"field": name},
+        )
     return int(raw)
 
 

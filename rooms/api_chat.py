@@ -243,6 +243,11 @@ class NotificationReadApi(APIView):
         return Response({"ids": ids})
 
 
+class PeopleQueryInput(serializers.Serializer):
+    # A CharField refuses NUL (PostgreSQL text cannot hold it) and lone surrogates.
+    q = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+
+
 class PeopleApi(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("q", str, description="Start of a name or username")],
@@ -250,8 +255,10 @@ class PeopleApi(APIView):
     )
     def get(self, request: Request) -> Response:
         """Find colleagues (for @mentions and new direct messages)."""
-        query = (request.query_params.get("q") or "")[:100]
-        return Response([user_summary(p) for p in selectors.search_people(query)])
+        data = PeopleQueryInput(data={"q": (request.query_params.get("q") or "")[:100]})
+        data.is_valid(raise_exception=True)
+        people = selectors.search_people(data.validated_data["q"])
+        return Response([user_summary(p) for p in people])
 
 
 class PreferencesInput(serializers.Serializer):

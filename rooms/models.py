@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+# The largest key a BigAutoField can hold.  ``pk__in`` has no out-of-range check of its own
+# (``pk=`` has): filter larger ids from a client out first, or the database driver fails.
+MAX_KEY = 2**63 - 1
+
+
+def storable_keys(ids: Iterable[int]) -> list[int]:
+    """The ids of ``ids`` that can be keys of a row; the others cannot match anything."""
+    return [i for i in ids if 0 < i <= MAX_KEY]
 
 
 class Room(models.Model):

@@ -75,7 +75,10 @@ def _check_field(name: str, value: Any, spec: Field) -> None:
         for item in items:
             _check_scalar(name, item, Field(kind=spec.item_kind), spec.item_kind)
         if isinstance(value, dict) and not all(len(k) <= 100 for k in value):
-            raise InvalidInput(_("Field “%(field)s” has an over-long key.") % {"field": name})
+            raise InvalidInput(
+                _("Field “%(field)s” has an over-long key.") % {"field": name},
+                extra={"field": name},
+            )
 
 
 def validate_frame(frame: dict[str, Any], schema: FrameSchema) -> dict[str, Any]:

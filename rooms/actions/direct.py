@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from chatserver.errors import InvalidInput
 
 from .. import events
-from ..models import Room
+from ..models import Room, storable_keys
 from .log import publish_unsequenced
 from .rooms import add_member
 
@@ -26,13 +26,18 @@ def direct_key(user_ids: set[int]) -> str:
 def check_direct_participants(starter: Any, user_ids: list[int]) -> list[Any]:
     """Return the people of a conversation (the starter included), or raise InvalidInput."""
     wanted = {int(i) for i in user_ids} | {starter.pk}
+    if len(wanted) < 2:
+        raise InvalidInput(
+            _("A direct conversation needs at least one other person."),
+            extra={"field": "user_ids"},
+        )
     if len(wanted) > MAX_DIRECT_PARTICIPANTS:
         raise InvalidInput(
             _("A direct conversation can have at most %(max)s people.")
             % {"max": MAX_DIRECT_PARTICIPANTS},
             extra={"field": "user_ids"},
         )
-    people = list(get_user_model().objects.filter(pk__in=wanted, is_active=True))
+    people = list(get_user_model().objects.filter(pk__in=storable_keys(wanted), is_active=True))
     if len(people) != len(wanted):
         raise InvalidInput(
             _("Some of those people do not exist or are not active."), extra={"field": "user_ids"}

@@ -24,8 +24,6 @@ from .notify import mention_ids, notify_for_message
 
 CLIENT_MSG_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 MAX_EMOJI_CODEPOINTS = 16
-# Joiners and selectors that appear inside emoji sequences.
-EMOJI_JOINERS = frozenset({"\u200d", "\ufe0f", "\ufe0e", "\u20e3"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +56,18 @@ def check_send_message(*, body: str, client_msg_id: str) -> str:
     return render_body(body)
 
 
+def _same_thread(original: Message, thread: int | None) -> bool:
+    """Whether ``thread`` names the thread ``original`` was stored in."""
+    if original.thread_root_id == thread:
+        return True
+    # A reply to a reply was stored in its root's thread: a retry names the reply again.
+    return (
+        thread is not None
+        and original.thread_root_id is not None
+        and Message.objects.filter(pk=thread, thread_root_id=original.thread_root_id).exists()
+    )
+
+
 def _original_send(
     author: Any, *, room_id: int, body: str, client_msg_id: str, thread: int | None
 ) -> SendResult | None:
@@ -69,7 +79,7 @@ def _original_send(
     )
     if original is None:
         return None
-    if original.room_id != room_id or original.body != body or original.thread_root_id != thread:
+    if original.room_id != room_id or original.body != body or not _same_thread(original, thread):
         raise Conflict(
             _("This client_msg_id was already used for a different message."),
             extra={"message_id": original.pk},
@@ -244,23 +254,36 @@ def do_pin_message(user: Any, *, message_id: int, pinned: bool) -> Message:
         return message
 
 
+def _is_regional_indicator(char: str) -> bool:
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+def _is_emoji_element(part: str) -> bool:
+    """One pictograph with its optional variation selector, skin tone or tag sequence."""
+    base, rest = part[:1], part[1:]
+    if not base or unicodedata.category(base) != "So" or _is_regional_indicator(base):
+        return False
+    rest = rest.removeprefix("\ufe0f").removeprefix("\ufe0e")
+    if rest and 0x1F3FB <= ord(rest[0]) <= 0x1F3FF:  # skin tone
+        rest = rest[1:]
+    # Tag sequences: 🏴 + tag letters + cancel tag, the flags of regions such as Scotland.
+    if rest.endswith("\U000e007f") and all(0xE0020 <= ord(c) <= 0xE007E for c in rest[:-1]):
+        rest = ""
+    return rest == ""
+
+
 def check_emoji(emoji: str) -> str:
-    """Return ``emoji`` if it is one emoji (sequences and skin tones included), else raise."""
+    """Return ``emoji`` if it is one emoji (sequences and skin tones included), else raise.
+
+    One emoji is a keycap (1️⃣), a flag (two regional indicators), or pictographs joined by
+    zero-width joiners (👨‍👩‍👧), each with an optional variation selector and skin tone.
+    "👍👍" is two emoji, and text is none.
+    """
     emoji = unicodedata.normalize("NFC", emoji or "")
-    codepoints = list(emoji)
-    symbols = [c for c in codepoints if c not in EMOJI_JOINERS]
-    valid = (
-        0 < len(codepoints) <= MAX_EMOJI_CODEPOINTS
-        and symbols
-        and all(
-            unicodedata.category(c) in {"So", "Sk"}
-            or 0x1F3FB <= ord(c) <= 0x1F3FF  # skin tones
-            or 0xE0020 <= ord(c) <= 0xE007F  # tag sequences (flags of regions)
-            or (c.isdigit() or c in "#*")  # keycaps: 1️⃣ #️⃣
-            for c in symbols
-        )
-        # A keycap (1️⃣) has no "So" symbol of its own: the combining keycap makes it one.
-        and (any(unicodedata.category(c) == "So" for c in symbols) or "\u20e3" in codepoints)
+    valid = 0 < len(emoji) <= MAX_EMOJI_CODEPOINTS and (
+        re.fullmatch(r"[0-9#*]\ufe0f?\u20e3", emoji) is not None
+        or (len(emoji) == 2 and all(_is_regional_indicator(c) for c in emoji))
+        or all(_is_emoji_element(part) for part in emoji.split("\u200d"))
     )
     if not valid:
         raise InvalidInput(_("A reaction must be a single emoji."), extra={"field": "emoji"})

@@ -34,7 +34,12 @@ def _recipients(message: Message, room: Room, everyone: bool) -> dict[int, str]:
     root = message.thread_root
     if root is not None:
         repliers = Message.objects.filter(thread_root=root).values_list("author_id", flat=True)
-        for user_id in {root.author_id, *repliers}:
+        # Only those still in the room: someone who left or was removed wrote in the thread
+        # once, but may no longer see the room, and the notification carries the message.
+        still_members = Membership.objects.filter(
+            room=room, user_id__in={root.author_id, *repliers}
+        ).values_list("user_id", flat=True)
+        for user_id in still_members:
             recipients[user_id] = Notification.Kind.REPLY
     mentioned = [uid for uid in message.mentions if isinstance(uid, int)]
     if everyone:

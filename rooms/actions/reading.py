@@ -12,7 +12,7 @@ from chatserver.api import user_summary
 from chatserver.errors import InvalidInput
 
 from .. import events, permissions
-from ..models import ChatPreferences, Membership, Notification
+from ..models import ChatPreferences, Membership, Notification, storable_keys
 from ..selectors import access_room
 from .log import publish_unsequenced
 
@@ -80,7 +80,7 @@ def do_mark_notifications_read(user: Any, *, ids: list[int] | None = None) -> li
     with transaction.atomic():
         unread = Notification.objects.filter(user=user, read_at__isnull=True)
         if ids is not None:
-            unread = unread.filter(pk__in=ids)
+            unread = unread.filter(pk__in=storable_keys(ids))
         read_ids = list(unread.values_list("pk", flat=True))
         if read_ids:
             Notification.objects.filter(pk__in=read_ids).update(read_at=timezone.now())

@@ -96,6 +96,8 @@ def do_add_member(actor: Any, *, room_id: int, user: Any) -> Membership:
         existing = Membership.objects.filter(room=room, user=user).first()
         if existing is not None:
             return existing
+        if room.archived_at is not None:
+            raise Forbidden(_("This room is archived."))  # read-only: nobody new joins
         return add_member(room, user)
 
 
@@ -108,6 +110,10 @@ def end_membership(room: Room, membership: Membership, *, type: str, data: dict[
     """
     user_id = membership.user_id
     membership.delete()
+    # An invitation sent before they were added would otherwise let them straight back in.
+    Invitation.objects.filter(
+        room=room, invitee_id=user_id, status=Invitation.Status.PENDING
+    ).update(status=Invitation.Status.CANCELLED, responded_at=timezone.now())
     append_to_log(room, type=type, data=data, revoke_user_ids=(user_id,))
     unsubscribe_on_commit(user_id, room)
 

@@ -431,3 +431,18 @@ async def test_bad_chat_frames_get_clear_errors_and_change_nothing(
     )
     assert not await database_sync_to_async(Reaction.objects.exists)()
     await alice.assert_silent()
+
+
+async def test_notification_ids_past_64_bits_are_skipped_not_a_server_error(
+    sockets: Open, team: Team
+) -> None:
+    await database_sync_to_async(actions.do_send_message)(
+        team.alice, room_id=team.room.pk, body="@bob look", client_msg_id="m1"
+    )
+    bob = await sockets(team.bob, resume={})
+
+    answer = await bob.ok("notification.read", ids=[2**70, -(2**70), 0])
+
+    assert answer == {"ids": []}
+    unread = Notification.objects.filter(user=team.bob, read_at__isnull=True)
+    assert await database_sync_to_async(unread.count)() == 1

@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 from chatserver.errors import InvalidInput
 from chatserver.realtime import registry
-from chatserver.realtime.schema import ENVELOPE_FIELDS, Field, validate_frame, validate_req_id
+from chatserver.realtime.schema import (
+    ENVELOPE_FIELDS,
+    Field,
+    FrameSchema,
+    validate_frame,
+    validate_req_id,
+)
 from rooms import actions
 
 from .conftest import Socket, open_socket
@@ -90,6 +96,13 @@ def test_schema_validation_accepts_exactly_matching_frames(
         if spec.item_kind is not None:
             items = value.values() if isinstance(value, dict) else value
             assert all(_is_kind(item, spec.item_kind) for item in items)
+
+
+def test_an_over_long_key_names_its_field() -> None:
+    schema = FrameSchema({"positions": Field(dict, required=False, item_kind=int)})
+    with pytest.raises(InvalidInput) as error:
+        validate_frame({"type": "resume", "positions": {"x" * 101: 1}}, schema)
+    assert error.value.extra == {"field": "positions"}
 
 
 @settings(max_examples=200, deadline=None)

@@ -464,13 +464,20 @@ def test_reactions_toggle_with_live_counts_and_who(
     assert Reaction.objects.filter(message=message).count() == 2
 
 
-@pytest.mark.parametrize("emoji", ["👍", "❤️", "👨‍👩‍👧", "🇸🇪", "1️⃣", "🏳️‍🌈"])
+@pytest.mark.parametrize(
+    "emoji", ["👍", "❤️", "👨‍👩‍👧", "🇸🇪", "1️⃣", "🏳️‍🌈", "👍🏽", "👩🏽‍💻", "#️⃣", "🏴󠁧󠁢󠁳󠁣󠁴󠁿"]
+)
 def test_real_emoji_are_accepted(emoji: str) -> None:
     assert actions.check_emoji(emoji) == emoji
 
 
 @pytest.mark.parametrize(
-    "emoji", ["abc", "", " ", "a", "1", "<b>", "👍" * 17, "x👍", "👍 ", "\u200d", "©" * 40]
+    "emoji",
+    [
+        *["abc", "", " ", "a", "1", "<b>", "👍" * 17, "x👍", "👍 ", "\u200d", "©" * 40],
+        # Several emoji are not one: a reaction is a single emoji.
+        *["👍👍", "🇸🇪🇸🇪", "1️⃣2️⃣", "👍🏽🏽", "^©", "🇸", "👍\u200d", "\u200d👍", "🏽"],
+    ],
 )
 def test_reactions_that_are_not_one_emoji_are_refused_and_change_nothing(
     emoji: str, make_user: Callable[..., Any], make_room: Callable[..., Room]
@@ -918,3 +925,83 @@ def test_private_rooms_are_joined_only_by_invitation(
     with pytest.raises(NotFound):
         actions.do_join_room(stranger, room_id=room.pk)
     assert not Membership.objects.filter(room=room, user=stranger).exists()
+
+
+# --- found by the bad-input and authorisation hunt --------------------------------------------
+def test_a_reply_does_not_notify_thread_participants_who_left_a_private_room(
+    make_user: Callable[..., Any],
+    make_room: Callable[..., Room],
+    published: Published,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    owner, leaver, removed = make_user(), make_user(), make_user()
+    room = make_room(owner, visibility="private", members=(leaver, removed))
+    root = say(leaver, room, "the plan", "r")
+    say(removed, room, "agreed", "t1", thread=root.pk)
+    actions.do_leave_room(leaver, room_id=room.pk)
+    actions.do_remove_member(owner, room_id=room.pk, user_id=removed.pk)
+    published.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = say(owner, room, "the secret details", "t2", thread=root.pk)
+
+    assert notified(reply) == {}
+    assert not [e for e in published.events if e.type == "notification.created"]
+
+
+def test_a_removed_member_cannot_come_back_through_an_old_invitation(
+    make_user: Callable[..., Any], make_room: Callable[..., Room]
+) -> None:
+    owner, guest = make_user(), make_user()
+    room = make_room(owner, visibility="private")
+    invitation = actions.do_invite(owner, room_id=room.pk, invitee=guest)
+    actions.do_add_member(owner, room_id=room.pk, user=guest)  # added before answering
+    actions.do_remove_member(owner, room_id=room.pk, user_id=guest.pk)
+
+    with pytest.raises(Conflict):
+        actions.do_respond_to_invitation(guest, invitation_id=invitation.pk, accept=True)
+
+    assert not Membership.objects.filter(room=room, user=guest).exists()
+    assert selectors.pending_invitations(guest) == []
+    actions.do_invite(owner, room_id=room.pk, invitee=guest)  # a new invitation still works
+
+
+def test_a_retried_reply_to_a_reply_returns_the_original(
+    make_user: Callable[..., Any], make_room: Callable[..., Room]
+) -> None:
+    author, replier = make_user(), make_user()
+    room = make_room(author, members=(replier,))
+    root = say(author, room, "question", "r")
+    reply = say(replier, room, "answer", "t1", thread=root.pk)
+    first = actions.do_send_message(
+        author, room_id=room.pk, body="thanks", client_msg_id="t2", thread=reply.pk
+    )
+    before = last_seq(room)
+
+    retry = actions.do_send_message(
+        author, room_id=room.pk, body="thanks", client_msg_id="t2", thread=reply.pk
+    )
+
+    assert first.created and first.message.thread_root_id == root.pk
+    assert not retry.created and retry.message.pk == first.message.pk
+    assert last_seq(room) == before
+    with pytest.raises(Conflict):  # another thread is still another message
+        actions.do_send_message(
+            author, room_id=room.pk, body="thanks", client_msg_id="t2", thread=None
+        )
+
+
+def test_nobody_new_is_added_to_an_archived_room(
+    make_user: Callable[..., Any], make_room: Callable[..., Room]
+) -> None:
+    owner, member, newcomer = make_user(), make_user(), make_user()
+    room = make_room(owner, members=(member,))
+    actions.do_update_room(owner, room_id=room.pk, archived=True)
+    before = last_seq(room)
+
+    with pytest.raises(Forbidden):
+        actions.do_add_member(owner, room_id=room.pk, user=newcomer)
+
+    assert not Membership.objects.filter(room=room, user=newcomer).exists()
+    assert last_seq(room) == before
+    assert actions.do_add_member(owner, room_id=room.pk, user=member).user_id == member.pk

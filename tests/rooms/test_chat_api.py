@@ -553,3 +553,46 @@ def test_the_openapi_schema_describes_every_new_endpoint(make_user: Callable[...
         "/api/me/preferences/",
     ):
         assert path in schema["paths"], path
+
+
+# --- found by the bad-input and authorisation hunt --------------------------------------------
+def test_ids_past_64_bits_in_lists_are_a_clear_answer_not_a_crash(
+    make_user: Callable[..., Any], make_room: Callable[..., Room]
+) -> None:
+    author, reader = make_user("anna"), make_user("bertil")
+    room = make_room(author, members=(reader,))
+    say(author, room, "@bertil hello", "m1")
+    client = client_for(reader)
+    huge = 2**70
+
+    direct = client.post("/api/direct/", {"user_ids": [author.pk, huge]}, format="json")
+    error = assert_error(direct, 400, "invalid")
+    assert error["field"] == "user_ids"
+    assert not Room.objects.filter(kind=Room.Kind.DIRECT).exists()
+    read = client.post("/api/notifications/read/", {"ids": [huge]}, format="json")
+    assert read.status_code == 200, read.content
+    assert read.json() == {"ids": []}  # ids that are not yours are skipped
+    assert Notification.objects.filter(read_at__isnull=True).count() == 1
+
+
+def test_a_direct_conversation_with_only_yourself_is_refused(
+    make_user: Callable[..., Any],
+) -> None:
+    me = make_user()
+    client = client_for(me)
+
+    for user_ids in ([me.pk], [me.pk, me.pk]):
+        error = assert_error(
+            client.post("/api/direct/", {"user_ids": user_ids}, format="json"), 400, "invalid"
+        )
+        assert error["field"] == "user_ids"
+
+    assert not Room.objects.filter(kind=Room.Kind.DIRECT).exists()
+
+
+def test_a_people_search_with_a_nul_character_is_invalid(make_user: Callable[..., Any]) -> None:
+    # PostgreSQL text cannot hold NUL: searching for it failed in the database driver.
+    me = make_user()
+    for query in ("%00", "sv%00en"):
+        error = assert_error(client_for(me).get(f"/api/people/?q={query}"), 400, "invalid")
+        assert "q" in error["fields"]
