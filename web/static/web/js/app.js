@@ -103,7 +103,11 @@ const rooms = new RoomList({
   socket,
   userId: config.userId,
   isAttending: (id) => conversation?.attending(id) ?? false,
-  onChange: (room) => conversation?.roomChanged(room),
+  onChange: (room) => {
+    // A thread of a room the person can no longer see closes with it.
+    if (room.removed && thread?.roomId === room.id) thread.close();
+    conversation?.roomChanged(room);
+  },
 });
 rooms.onError = showAlert;
 const view = new MessageView({
@@ -262,6 +266,8 @@ document.querySelector('.logout-form')?.addEventListener('submit', () => socket.
 
 toggle.addEventListener('click', () => setSidebar(toggle.getAttribute('aria-expanded') !== 'true'));
 document.addEventListener('keydown', (event) => {
+  // Escape in a dialog opened from the drawer closes only that dialog.
+  if (event.target.closest?.('dialog')) return;
   if (event.key === 'Escape' && !event.defaultPrevented && page.classList.contains('sidebar-open')) {
     setSidebar(false);
     toggle.focus();

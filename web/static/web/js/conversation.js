@@ -153,9 +153,12 @@ export class Conversation {
     }
     try {
       const members = await apiFetch(`/api/rooms/${id}/members/`);
+      // The room list may have replaced its row for this room while we waited (a
+      // `room.created` or resync refresh): set the role on the row it holds now.
+      const current = this.rooms.get(id) ?? room;
       for (const member of members) {
         this.people.set(member.user.id, member.user);
-        if (member.user.id === this.userId) room.role = member.role;
+        if (member.user.id === this.userId) current.role = member.role;
       }
     } catch {
       // Names fall back to "someone"; nothing else depends on this.
@@ -264,8 +267,11 @@ export class Conversation {
     this.topic.hidden = !topic;
     this.onTitle(room.name);
     const member = Boolean(room.is_member);
+    const typing = this.form.contains(document.activeElement);
     this.form.hidden = !member || room.archived;
     this.archivedNote.hidden = !room.archived;
+    // Archived (or left) while writing: say why the composer went, and keep focus here.
+    if (typing && this.form.hidden) (room.archived ? this.archivedNote : this.title).focus();
     this.joinButton.hidden = member || room.visibility !== 'public' || room.archived;
     this.joinHint.hidden = member || room.archived;
     this.pinsButton.hidden = direct;
@@ -304,6 +310,17 @@ export class Conversation {
   }
 
   renderMissing() {
+    // Removed from a private room, or it was never there: show none of its messages, and
+    // keep keyboard focus in the view (the control it was on is gone).
+    const hadFocus = this.viewBox.contains(document.activeElement);
+    this.typingSentAt = 0;
+    this.clearTypers();
+    this.closeSuggestions();
+    this.receipts.clear();
+    this.log.replaceChildren();
+    this.loadOlderButton.hidden = true;
+    this.logEmpty.hidden = true;
+    this.title.classList.remove('room-private', 'room-direct');
     this.title.textContent = gettext('Room not found');
     this.topic.textContent = gettext('This room does not exist, or you cannot see it.');
     this.topic.hidden = false;
@@ -315,6 +332,7 @@ export class Conversation {
     this.settingsButton.hidden = true;
     this.archivedNote.hidden = true;
     this.onTitle('');
+    if (hadFocus) this.title.focus();
   }
 
   renderEmptyState() {

@@ -109,6 +109,23 @@ export class MessageView {
 
   /** (Re)draw everything about a confirmed message that can change after it was sent. */
   fill(node, message) {
+    // A live change (someone reacts, an edit, a deletion) redraws the controls: keep the
+    // keyboard focus on the same control, or on the message if that control is gone.
+    const focused = node.contains(document.activeElement) ? document.activeElement : null;
+    this.draw(node, message);
+    if (focused && !focused.isConnected) {
+      const { action, emoji } = focused.dataset;
+      const same = [...node.querySelectorAll(`[data-action="${action}"]`)].find((c) => c.dataset.emoji === emoji);
+      const target = same ?? node.querySelector('.message-actions [data-action="react-menu"]');
+      if (target) target.focus();
+      else {
+        node.tabIndex = -1;
+        node.focus();
+      }
+    }
+  }
+
+  draw(node, message) {
     node.dataset.messageId = message.id;
     node.dataset.seq = message.seq;
     node.classList.toggle('is-deleted', Boolean(message.deleted));
@@ -132,6 +149,7 @@ export class MessageView {
     if (message.pinned) meta.append(el('span', { class: 'message-pinned' }, gettext('Pinned')));
     const extra = node.querySelector('.message-extra');
     const seen = extra.querySelector('.message-seen');
+    const menu = message.deleted ? null : extra.querySelector('.reaction-menu');
     extra.replaceChildren();
     if (!message.deleted) extra.append(this.reactionBar(message));
     const inThread = node.dataset.inThread === '1';
@@ -140,6 +158,10 @@ export class MessageView {
     node.querySelector('.message-actions')?.remove();
     const bar = message.deleted ? null : this.actions(message, { inThread });
     if (bar) node.append(bar);
+    if (menu && bar?.querySelector('[data-action="react-menu"]')) {
+      extra.append(menu);
+      bar.querySelector('[data-action="react-menu"]').setAttribute('aria-expanded', 'true');
+    }
   }
 
   reactionBar(message) {
@@ -258,8 +280,10 @@ export class MessageView {
     }
     const close = (focus = true) => {
       menu.remove();
-      opener.setAttribute('aria-expanded', 'false');
-      if (focus) opener.focus();
+      // The actions may have been redrawn while the menu was open: use the current button.
+      const current = node.querySelector('.message-actions [data-action="react-menu"]');
+      current?.setAttribute('aria-expanded', 'false');
+      if (focus) current?.focus();
     };
     const menu = el('div', { class: 'reaction-menu', role: 'group', 'aria-label': gettext('Choose a reaction') });
     for (const [emoji, name] of QUICK_REACTIONS) {

@@ -29,7 +29,9 @@ export class Notifications {
     this.readAll = byId('mentions-read-all');
     this.enableButton = byId('enable-notifications');
     this.note = byId('notifications-note');
-    this.readAll.addEventListener('click', () => this.markRead(null));
+    this.readAll.addEventListener('click', () => {
+      if (this.unreadCount() > 0) this.markRead(null);
+    });
     this.list.addEventListener('click', (event) => {
       const link = event.target.closest('a[data-notification]');
       if (!link) return;
@@ -113,7 +115,8 @@ export class Notifications {
     const items = [...this.items.values()].sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
     this.list.replaceChildren(...items.map((item) => this.itemNode(item)));
     this.empty.hidden = items.length > 0;
-    this.readAll.disabled = unread === 0;
+    // aria-disabled, not disabled: a disabled button drops the keyboard focus it has.
+    this.readAll.setAttribute('aria-disabled', String(unread === 0));
     this.onChange();
   }
 
