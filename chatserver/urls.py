@@ -19,3 +19,6 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("web.urls")),
 ]
+
+handler404 = "chatserver.views.not_found"
+handler500 = "chatserver.views.server_error"

@@ -5,9 +5,13 @@ from __future__ import annotations
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from .errors import NotFound
 
 
 def _database_ok() -> str | None:
@@ -55,3 +59,24 @@ def healthz(request: HttpRequest) -> JsonResponse:
         body["errors"] = failures
         return JsonResponse(body, status=503)
     return JsonResponse(body)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Answer an unknown URL: the API's JSON error under ``/api/``, Django's page elsewhere."""
+    if _is_api(request):
+        error = NotFound()
+        return JsonResponse({"error": error.as_dict()}, status=error.status)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Answer an unhandled error: JSON under ``/api/`` (clients parse it), a page elsewhere."""
+    if _is_api(request):
+        message = _("Something went wrong on the server. Try again.")
+        body = {"code": "server_error", "message": str(message)}
+        return JsonResponse({"error": body}, status=500)
+    return defaults.server_error(request)

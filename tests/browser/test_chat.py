@@ -66,6 +66,8 @@ def test_a_message_typed_by_one_person_appears_for_the_other_without_reload(
     expect(mine).to_have_count(1)
     expect(mine).not_to_have_class(re.compile(r"\bpending\b"))
     expect(mine).to_have_attribute("data-message-id", str(Message.objects.get(room=room).pk))
+    # An en-GB browser with the English interface shows its own 24-hour times.
+    expect(arrived.locator(".message-time")).to_have_text(re.compile(r"^\d\d:\d\d$"))
     assert alice.errors == [] and bob.errors == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -161,3 +162,23 @@ def test_api_docs_page_is_served() -> None:
     script = APIClient().get("/api/docs/?script=")
     assert script.status_code == 200
     assert b"/api/schema/" in script.content
+
+
+def test_an_unknown_api_url_answers_the_json_error_and_other_urls_a_page(
+    make_user: Callable[..., Any],
+) -> None:
+    client = APIClient()
+    client.force_authenticate(make_user())
+    assert_error(client.get("/api/no-such-thing/"), 404, "not_found")
+    assert_error(client.get(f"/api/rooms/{'9' * 5000}/messages/"), 404, "not_found")
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+def test_an_unhandled_error_under_api_answers_the_json_error() -> None:
+    from chatserver.views import server_error
+
+    response = server_error(RequestFactory().get("/api/rooms/"))
+    assert response.status_code == 500
+    body = json.loads(response.content)
+    assert body["error"]["code"] == "server_error" and body["error"]["message"]

@@ -39,7 +39,14 @@ export function joinNames(names) {
   return interpolate(gettext('%(first)s and %(last)s'), { first: names.slice(0, -1).join(', '), last: names[names.length - 1] }, true);
 }
 
-const lang = () => document.documentElement.lang || undefined;
+// The page's language, in the browser's own regional variant when it has one: an en-GB or
+// en-SE browser with the English interface shows 24-hour times, an en-US one 12-hour times.
+const lang = () => {
+  const page = document.documentElement.lang || undefined;
+  if (!page) return undefined;
+  const base = page.split('-')[0].toLowerCase();
+  return (navigator.languages || []).find((tag) => tag.split('-')[0].toLowerCase() === base) || page;
+};
 const timeFormat = new Intl.DateTimeFormat(lang(), { hour: '2-digit', minute: '2-digit' });
 const fullFormat = new Intl.DateTimeFormat(lang(), { dateStyle: 'full', timeStyle: 'short' });
 
