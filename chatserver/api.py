@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
@@ -68,3 +70,43 @@ class TokenCreateApi(APIView):
             raise Unauthenticated(_("Wrong username or password."))
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "stable; clients key on it"},
+                "message": {"type": "string", "description": "for people, translated"},
+                "field": {"type": "string"},
+                "retry_after": {"type": "number", "description": "seconds (rate_limited)"},
+            },
+            "additionalProperties": True,
+        }
+    },
+}
+
+
+def document_error_responses(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+    """Add the one error shape to every operation of the OpenAPI schema (drf-spectacular hook).
+
+    Every 4xx and 5xx answer of the API is ``{"error": {"code", "message", …}}``
+    (``chatserver.errors``); the codes are listed in docs/protocol.md.
+    """
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            operation["responses"].setdefault(
+                "4XX", {"description": "Refused: see error.code", "content": reference}
+            )
+            operation["responses"].setdefault(
+                "5XX", {"description": "Server error (server_error)", "content": reference}
+            )
+    return result

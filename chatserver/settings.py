@@ -224,6 +224,10 @@ SPECTACULAR_SETTINGS = {
     "documented in docs/protocol.md.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chatserver.api.document_error_responses",
+    ],
 }
 
 # --- Limits (all tunable from the environment) ----------------------------------------------

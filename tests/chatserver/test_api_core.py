@@ -182,3 +182,14 @@ def test_an_unhandled_error_under_api_answers_the_json_error() -> None:
     assert response.status_code == 500
     body = json.loads(response.content)
     assert body["error"]["code"] == "server_error" and body["error"]["message"]
+
+
+def test_the_openapi_schema_gives_every_operation_the_error_shape() -> None:
+    schema = APIClient().get("/api/schema/?format=json").json()
+    assert schema["components"]["schemas"]["Error"]["required"] == ["error"]
+    operations = [op for ops in schema["paths"].values() for op in ops.values()]
+    assert len(operations) > 20
+    for operation in operations:
+        assert operation["responses"]["4XX"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
