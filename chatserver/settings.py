@@ -209,9 +209,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "chatserver.errors.rest_exception_handler",
     # Per-process limits on the REST paths that cost the most or guard secrets.
+    "DEFAULT_THROTTLE_CLASSES": ["chatserver.throttling.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "auth": os.environ.get("COMMUNIS_AUTH_RATE", "30/min"),
         "send": os.environ.get("COMMUNIS_REST_SEND_RATE", "600/min"),
+        "write": os.environ.get("COMMUNIS_REST_WRITE_RATE", "600/min"),
     },
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

@@ -49,4 +49,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+@pytest.fixture(autouse=True)
+def _empty_rest_meters() -> None:
+    """Start each test with empty REST rate meters (they live in this process's cache).
+
+    Ids repeat across tests (rolled-back inserts), so one test's meter would throttle the next.
+    """
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 pytest_plugins = ["tests.support.fixtures"]

@@ -193,3 +193,68 @@ def test_the_openapi_schema_gives_every_operation_the_error_shape() -> None:
         assert operation["responses"]["4XX"]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/Error"
         }
+
+
+# --- REST rate meters -------------------------------------------------------------------------
+def assert_rate_limited(response: Response) -> None:
+    assert_error(response, 429, "rate_limited")
+    assert response.json()["error"]["retry_after"] > 0
+    assert int(response["Retry-After"]) >= 1
+
+
+def test_writes_are_metered_per_person_and_reads_are_not(
+    make_user: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatserver.throttling import WriteRateThrottle
+
+    monkeypatch.setattr(WriteRateThrottle, "rate", "2/min", raising=False)
+    anna, bertil = make_user(), make_user()
+    client = APIClient()
+    client.force_authenticate(anna)
+    for name in ("One", "Two"):
+        assert client.post("/api/rooms/", {"name": name}, format="json").status_code == 201
+    assert_rate_limited(client.post("/api/rooms/", {"name": "Three"}, format="json"))
+    assert client.get("/api/rooms/").status_code == 200  # reading is not metered
+    other = APIClient()
+    other.force_authenticate(bertil)
+    assert other.post("/api/rooms/", {"name": "Four"}, format="json").status_code == 201
+    from rooms.models import Room
+
+    assert sorted(Room.objects.values_list("name", flat=True)) == ["Four", "One", "Two"]
+
+
+def test_token_requests_are_metered_per_address(
+    make_user: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "auth", "2/min")
+    make_user("anna")
+    client = APIClient()
+    wrong = {"username": "anna", "password": "guess"}
+    for _attempt in range(2):
+        assert_error(client.post("/api/auth/token/", wrong, format="json"), 401, "unauthenticated")
+    # Past the meter even the right password waits: guessing cannot go on.
+    right = {"username": "anna", "password": "pw-for-tests-1"}
+    assert_rate_limited(client.post("/api/auth/token/", right, format="json"))
+
+
+def test_rest_message_sends_are_metered_per_person(
+    make_user: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rest_framework.throttling import ScopedRateThrottle
+
+    from rooms import actions
+
+    monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "send", "2/min")
+    anna = make_user()
+    room = actions.do_create_room(anna, name="Planning")
+    client = APIClient()
+    client.force_authenticate(anna)
+    url = f"/api/rooms/{room.pk}/messages/"
+    for n in range(2):
+        body = {"body": f"hello {n}", "client_msg_id": f"m-{n}"}
+        assert client.post(url, body, format="json").status_code == 201
+    assert_rate_limited(client.post(url, {"body": "x", "client_msg_id": "m-9"}, format="json"))
+    assert client.get(url).status_code == 200
+    assert [m["body"] for m in client.get(url).json()["messages"]] == ["hello 0", "hello 1"]
