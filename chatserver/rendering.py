@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable
 from functools import partial
@@ -423,6 +424,23 @@ def _cleaner() -> bleach.sanitizer.Cleaner:
     if cleaner is None:
         cleaner = _local.cleaner = _build_cleaner()
     return cleaner
+
+
+# Characters that show nothing but are not whitespace to ``str.isspace``: the Hangul and
+# Braille blanks that people paste to post "empty" messages.
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` would show nothing: whitespace, zero-width and other format marks.
+
+    ``str.strip`` keeps zero-width spaces and joiners (Unicode category Cf), so a body of only
+    those passed as "not empty" and showed as an empty message.
+    """
+    return all(
+        char.isspace() or unicodedata.category(char) in {"Cf", "Cc"} or char in _INVISIBLE_LETTERS
+        for char in text
+    )
 
 
 def _normalise(source: str) -> str:

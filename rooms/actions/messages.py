@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from chatserver.api import user_summary
 from chatserver.errors import Conflict, Forbidden, InvalidInput, NotFound
-from chatserver.rendering import RENDER_VERSION, ContentTooLong, render_markdown
+from chatserver.rendering import RENDER_VERSION, ContentTooLong, is_blank, render_markdown
 
 from .. import events, permissions
 from ..models import Membership, Message, MessageRevision, Reaction, Room
@@ -34,7 +34,7 @@ class SendResult:
 
 def render_body(body: str) -> str:
     """Validate a message body and return its sanitised HTML (rendered once, here)."""
-    if not body.strip():
+    if is_blank(body):
         raise InvalidInput(_("A message cannot be empty."), extra={"field": "body"})
     try:
         return render_markdown(body, max_length=settings.COMMUNIS["MAX_MESSAGE_LENGTH"])

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from chatserver.api import user_summary
 from chatserver.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chatserver.rendering import is_blank
 
 from .. import events, permissions
 from ..models import Invitation, Membership, Room
@@ -28,7 +29,7 @@ def check_room_fields(*, name: str, topic: str, visibility: str) -> tuple[str, s
     """Return the cleaned name and topic, or raise InvalidInput."""
     limits = settings.COMMUNIS
     name, topic = name.strip(), topic.strip()
-    if not name:
+    if is_blank(name):
         raise InvalidInput(_("A room needs a name."), extra={"field": "name"})
     if len(name) > limits["MAX_ROOM_NAME"]:
         raise InvalidInput(_("The room name is too long."), extra={"field": "name"})

@@ -645,3 +645,22 @@ def test_length_limit_is_the_only_error(source: str) -> None:
         assert len(source) > limit
     else:
         assert allowlist_problems(html) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "blank"),
+    [
+        ("", True),
+        (" \n\t", True),
+        ("\u200b\u200c\u200d\u2060\ufeff", True),
+        ("\u3164\u2800", True),
+        ("a", False),
+        ("\u200b.", False),
+        ("\U0001f468\u200d\U0001f469\u200d\U0001f467", False),  # a family emoji has joiners
+        ("\u00a0x", False),
+    ],
+)
+def test_blank_means_shows_nothing(text: str, blank: bool) -> None:
+    from chatserver.rendering import is_blank
+
+    assert is_blank(text) is blank

@@ -74,6 +74,7 @@ def test_create_private_room_is_announced_only_to_its_creator(
     [
         ({"name": ""}, "name"),
         ({"name": "   "}, "name"),
+        ({"name": "\u200b\u200c"}, "name"),  # zero-width only: shows as a nameless room
         ({"name": "x" * 81}, "name"),
         ({"name": "ok", "topic": "t" * 251}, "topic"),
         ({"name": "ok", "visibility": "secret"}, "visibility"),
@@ -419,7 +420,9 @@ def test_a_reused_key_with_another_body_or_room_conflicts(
     assert Message.objects.count() == 1
 
 
-@pytest.mark.parametrize("body", ["", "   \n\t ", "x" * 10_001])
+@pytest.mark.parametrize(
+    "body", ["", "   \n\t ", "\u200b\u200d\ufeff", "\u3164 \u2800", "x" * 10_001]
+)
 def test_empty_and_over_long_bodies_are_refused(
     make_user: Callable[..., Any], make_room: Callable[..., Room], body: str
 ) -> None:
