@@ -41,6 +41,11 @@ def can_administer(room: Room, membership: Membership | None) -> bool:
     )
 
 
+def can_pin(room: Room, membership: Membership | None) -> bool:
+    """Owners and admins pin and unpin, except in an archived room, which is read-only."""
+    return can_administer(room, membership) and room.archived_at is None
+
+
 def can_invite(room: Room, membership: Membership | None) -> bool:
     """Any member may invite others to a room, as in Slack; direct chats have fixed people."""
     return room.kind == Room.Kind.ROOM and membership is not None and room.archived_at is None

@@ -236,7 +236,9 @@ def do_pin_message(user: Any, *, message_id: int, pinned: bool) -> Message:
     """Pin or unpin a message; owners and admins only."""
     with transaction.atomic():
         message, room, membership = _locked_message(user, message_id)
-        if not permissions.can_administer(room, membership):
+        if not permissions.can_pin(room, membership):
+            if room.archived_at is not None:
+                raise Forbidden(_("This room is archived."))
             raise Forbidden(_("Only the room's owners and admins can pin messages."))
         if message.deleted_at is not None:
             raise InvalidInput(_("That message was deleted."))

@@ -701,6 +701,23 @@ def test_members_cannot_pin(make_user: Callable[..., Any], make_room: Callable[.
     assert last_seq(room) == before
 
 
+def test_pins_of_an_archived_room_stay_as_they_were(
+    make_user: Callable[..., Any], make_room: Callable[..., Room]
+) -> None:
+    owner = make_user()
+    room = make_room(owner)
+    pinned, other = say(owner, room, "pinned", "m1"), say(owner, room, "other", "m2")
+    actions.do_pin_message(owner, message_id=pinned.pk, pinned=True)
+    actions.do_update_room(owner, room_id=room.pk, archived=True)
+    before = last_seq(room)
+    for message, pin in ((other, True), (pinned, False)):
+        with pytest.raises(Forbidden) as error:
+            actions.do_pin_message(owner, message_id=message.pk, pinned=pin)
+        assert "archived" in str(error.value.message)
+    assert [m.pk for m in selectors.pinned_messages(room)] == [pinned.pk]
+    assert last_seq(room) == before
+
+
 # --- rooms: rename, topic, archive ------------------------------------------------------------
 def test_admins_rename_set_the_topic_and_archive(
     make_user: Callable[..., Any],
