@@ -229,7 +229,7 @@ export class MessageView {
     if (canPost && !inThread && !message.thread_root) bar.append(button('thread', gettext('Reply in thread')));
     if (mine && canPost) bar.append(button('edit', gettext('Edit')));
     if (mine || moderator) bar.append(button('delete', gettext('Delete')));
-    if (moderator && !inThread) bar.append(button('pin', message.pinned ? gettext('Unpin') : gettext('Pin')));
+    if (moderator && canPost && !inThread) bar.append(button('pin', message.pinned ? gettext('Unpin') : gettext('Pin')));
     return bar.children.length ? bar : null;
   }
 
