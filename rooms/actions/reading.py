@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -104,8 +105,38 @@ def do_signal_typing(user: Any, *, room_id: int, active: bool) -> None:
 
 
 def do_set_chat_preferences(user: Any, *, share_read_receipts: bool) -> ChatPreferences:
-    """Choose whether others see when you have read their messages."""
-    prefs, _created = ChatPreferences.objects.update_or_create(
-        user=user, defaults={"share_read_receipts": share_read_receipts}
-    )
+    """Choose whether others see when you have read their messages.
+
+    Turning it off withdraws the person's "Seen by" from every open screen at once; turning it
+    on shows their current positions again.
+    """
+    with transaction.atomic():
+        shared_before = shares_read_receipts(user)
+        prefs, _created = ChatPreferences.objects.update_or_create(
+            user=user, defaults={"share_read_receipts": share_read_receipts}
+        )
+        if shared_before != share_read_receipts:
+            _announce_receipts(user, shared=share_read_receipts)
     return prefs
+
+
+def _announce_receipts(user: Any, *, shared: bool) -> None:
+    """Publish the person's read position (or its withdrawal, ``seq: null``) where it shows."""
+    memberships = (
+        Membership.objects.filter(user=user)
+        .select_related("room")
+        .annotate(member_count=Count("room__memberships"))
+    )
+    for membership in memberships:
+        if not permissions.shows_read_receipts(membership.room, membership.member_count):
+            continue
+        publish_unsequenced(
+            membership.room.topic_name,
+            type=events.RECEIPT_UPDATED,
+            data={
+                "room": membership.room_id,
+                "user": user_summary(user),
+                "seq": membership.last_read_seq if shared else None,
+            },
+            room_id=membership.room_id,
+        )

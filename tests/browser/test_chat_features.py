@@ -236,3 +236,26 @@ def test_the_direct_message_thread_and_mentions_views_have_no_serious_accessibil
     assert no_horizontal_scroll(page)
     screenshot(page, f"mentions-{width}")
     assert page.errors == []
+
+
+def test_seen_by_shows_live_and_goes_at_once_when_the_reader_stops_sharing_it(
+    daphne_server: Any, make_user: Any, new_context: Any
+) -> None:
+    _alice, _bob, planning = alice_and_bob_in_a_room(make_user)
+    path = f"/#room-{planning.pk}"
+    alice = sign_in(new_context(), daphne_server.url, "alice", path=path)
+    send(alice, "Is the rota done?")
+    expect(message_in(alice, "Is the rota done?")).to_have_count(1)
+
+    bob = sign_in(new_context(), daphne_server.url, "bob", path=path)
+    expect(message_in(bob, "Is the rota done?")).to_have_count(1)
+    seen = message_in(alice, "Is the rota done?").locator(".message-seen")
+    expect(seen).to_have_text("Seen by Bob Berg")
+
+    sharing = bob.get_by_role("checkbox", name="Show others when I have read their messages")
+    expect(sharing).to_be_checked()
+    sharing.uncheck()
+    expect(seen).to_have_count(0)
+    sharing.check()
+    expect(seen).to_have_text("Seen by Bob Berg")
+    assert alice.errors == [] and bob.errors == []

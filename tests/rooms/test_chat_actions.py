@@ -367,6 +367,33 @@ def test_read_receipts_show_positions_and_respect_the_share_setting(
     ]
 
 
+def test_turning_receipts_off_withdraws_them_live_and_on_shows_them_again(
+    make_user: Callable[..., Any],
+    make_room: Callable[..., Room],
+    published: Published,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    owner, reader = make_user(), make_user()
+    room = make_room(owner, members=(reader,))
+    message = say(owner, room, "seen?", "m1")
+    actions.do_mark_read(reader, room_id=room.pk, seq=message.seq)
+    published.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.do_set_chat_preferences(reader, share_read_receipts=False)
+        actions.do_set_chat_preferences(reader, share_read_receipts=False)  # no change
+        actions.do_set_chat_preferences(reader, share_read_receipts=True)
+
+    frames = [
+        assert_envelope(e, topic=f"room.{room.pk}", type="receipt.updated", room=room.pk)
+        for e in published.events
+    ]
+    assert [(f["data"]["user"]["id"], f["data"]["seq"]) for f in frames] == [
+        (reader.pk, None),
+        (reader.pk, message.seq),
+    ]
+
+
 def test_rooms_of_more_than_fifty_members_show_no_receipts(
     make_user: Callable[..., Any], make_room: Callable[..., Room]
 ) -> None:

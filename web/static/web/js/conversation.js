@@ -200,6 +200,12 @@ export class Conversation {
 
   receiptUpdated(data) {
     if (data.room !== this.roomId || !data.user) return;
+    if (data.seq === null) {
+      // They turned "Seen by" off: their receipt goes from every screen at once.
+      this.receipts.delete(data.user.id);
+      this.renderSeen();
+      return;
+    }
     const known = this.receipts.get(data.user.id);
     if (known && known.seq >= data.seq) return;
     this.receipts.set(data.user.id, { user: data.user, seq: data.seq });
