@@ -259,3 +259,33 @@ def test_seen_by_shows_live_and_goes_at_once_when_the_reader_stops_sharing_it(
     sharing.check()
     expect(seen).to_have_text("Seen by Bob Berg")
     assert alice.errors == [] and bob.errors == []
+
+
+def test_mentions_autocomplete_from_the_keyboard_and_the_choices_are_announced(
+    daphne_server: Any, make_user: Any, new_context: Any
+) -> None:
+    _alice, bob, planning = alice_and_bob_in_a_room(make_user)
+    alice = sign_in(new_context(), daphne_server.url, "alice", path=f"/#room-{planning.pk}")
+    composer = alice.get_by_role("textbox", name="Message to")
+    composer.press_sequentially("Over to @bo")
+    choices = alice.get_by_role("listbox", name="People to mention")
+    expect(choices.get_by_role("option")).to_have_count(1)
+    expect(choices.get_by_role("option", selected=True)).to_contain_text("Bob Berg")
+    expect(alice.locator("#announcer")).to_have_text(
+        "1 suggestion. Up and down arrows to choose, Enter to insert."
+    )
+    composer.press("Enter")  # picks the suggestion, does not send
+    expect(choices).to_be_hidden()
+    expect(composer).to_have_value("Over to @bob ")
+    composer.press_sequentially("please")
+    composer.press("Enter")
+    expect(message_in(alice, "please")).to_have_count(1)
+    expect(message_in(alice, "please")).not_to_have_class(re.compile(r"\bpending\b"))
+    assert Message.objects.get(room=planning).mentions == [bob.pk]
+
+    composer.press_sequentially("@ro")
+    expect(choices.get_by_role("option")).to_have_count(1)
+    composer.press("Escape")
+    expect(choices).to_be_hidden()
+    expect(composer).to_be_focused()
+    assert alice.errors == []

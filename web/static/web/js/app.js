@@ -131,6 +131,7 @@ conversation = new Conversation({
   maxLength: config.maxLength,
   showAlert,
   clearAlert,
+  announce,
   onTitle: (name) => {
     baseTitle = name ? `${name} – Communis` : 'Communis';
     updateTitle();

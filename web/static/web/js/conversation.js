@@ -26,7 +26,7 @@ export function newClientMessageId() {
 }
 
 export class Conversation {
-  constructor({ socket, rooms, view, people, userId, displayName, maxLength, showAlert, clearAlert, onTitle }) {
+  constructor({ socket, rooms, view, people, userId, displayName, maxLength, showAlert, clearAlert, onTitle, announce }) {
     this.socket = socket;
     this.rooms = rooms;
     this.view = view;
@@ -43,6 +43,7 @@ export class Conversation {
     this.displayName = displayName;
     this.maxLength = maxLength;
     this.showAlert = showAlert;
+    this.announce = announce ?? (() => {});
     this.clearAlert = clearAlert;
     this.roomId = null;
     this.loadToken = 0;
@@ -772,6 +773,15 @@ export class Conversation {
   }
 
   showSuggestions(options) {
+    // The list itself is not read out as it opens: say how many there are and how to choose.
+    if (options.length && options.length !== this.suggestions.length) {
+      const text = ngettext(
+        '%(count)s suggestion. Up and down arrows to choose, Enter to insert.',
+        '%(count)s suggestions. Up and down arrows to choose, Enter to insert.',
+        options.length,
+      );
+      this.announce(interpolate(text, { count: options.length }, true));
+    }
     this.suggestions = options;
     this.suggestionIndex = -1;
     this.suggestionList.replaceChildren(
