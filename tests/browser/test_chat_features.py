@@ -289,3 +289,26 @@ def test_mentions_autocomplete_from_the_keyboard_and_the_choices_are_announced(
     expect(choices).to_be_hidden()
     expect(composer).to_be_focused()
     assert alice.errors == []
+
+
+def test_opening_an_old_mention_shows_and_focuses_that_message_in_its_room(
+    daphne_server: Any, make_user: Any, new_context: Any
+) -> None:
+    alice, _bob, planning = alice_and_bob_in_a_room(make_user)
+    actions.do_send_message(
+        alice, room_id=planning.pk, body="@bob the old question", client_msg_id="m-old"
+    )
+    for n in range(60):  # more than one page of history after it
+        actions.do_send_message(
+            alice, room_id=planning.pk, body=f"chatter {n}", client_msg_id=f"c{n}"
+        )
+
+    bob = sign_in(new_context(), daphne_server.url, "bob", path="/#mentions")
+    mentions = bob.get_by_role("region", name="Mentions & replies")
+    mentions.get_by_role("listitem").filter(has_text="the old question").get_by_role("link").click()
+    expect(bob.get_by_role("heading", level=1)).to_have_text("Planning")
+    target = message_in(bob, "the old question")
+    expect(target).to_be_focused()
+    expect(target).to_have_class(re.compile(r"\bis-target\b"))
+    expect(target).to_be_in_viewport()
+    assert bob.errors == []

@@ -158,6 +158,7 @@ const notifications = new Notifications({
     const root = item.message.thread_root;
     window.location.hash = `#room-${item.room}`;
     if (root) pendingThread = { id: root, room: item.room };
+    else pendingMessage = { id: item.message.id, room: item.room };
     if (conversation.roomId === item.room && !mentionsOpen()) openPendingThread();
   },
 });
@@ -211,6 +212,7 @@ const conversationView = document.getElementById('conversation-view');
 const mentionsView = document.getElementById('mentions-view');
 const mentionsLink = document.getElementById('mentions-link');
 let pendingThread = null;
+let pendingMessage = null; // a mention opened from the list: show that message in its room
 
 function mentionsOpen() {
   return !mentionsView.hidden;
@@ -227,6 +229,9 @@ function openPendingThread() {
   const target = pendingThread;
   pendingThread = null;
   if (target && conversation.roomId === target.room) thread.open(target);
+  const message = pendingMessage;
+  pendingMessage = null;
+  if (message && conversation.roomId === message.room) conversation.showMessage(message.id);
 }
 
 async function route({ focus }) {

@@ -8,6 +8,7 @@ import { gettext, interpolate, ngettext } from './i18n.js';
 import { joinNames, personName } from './messages.js';
 
 const HISTORY_PAGE = 50;
+const SHOW_MESSAGE_PAGES = 10; // pages of older history searched for a message to show
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 const READ_DELAY_MS = 300;
 const RETRY_AFTER_TIMEOUT_MS = 3000;
@@ -575,6 +576,24 @@ export class Conversation {
       newest = Math.max(newest, Number(node.dataset.seq));
     }
     return newest;
+  }
+
+  /** Scroll to a message and give it focus (a mention opened from the list), loading older
+   * history as needed, a few pages at most. */
+  async showMessage(messageId) {
+    const id = this.roomId;
+    const find = () => this.log.querySelector(`.message[data-message-id="${messageId}"]`);
+    for (let page = 0; !find() && this.hasMore && page < SHOW_MESSAGE_PAGES; page += 1) {
+      await this.loadOlder();
+      if (id !== this.roomId) return;
+    }
+    const node = find();
+    if (!node) return;
+    for (const other of this.log.querySelectorAll('.message.is-target')) other.classList.remove('is-target');
+    node.classList.add('is-target');
+    node.tabIndex = -1;
+    node.scrollIntoView({ block: 'center' });
+    node.focus({ preventScroll: true });
   }
 
   async loadOlder() {
