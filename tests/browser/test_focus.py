@@ -3,7 +3,9 @@ being removed from a private room, and Escape in a dialog opened from the phone 
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 from typing import Any
 
 import pytest
@@ -159,3 +161,35 @@ def test_a_room_archived_while_someone_writes_moves_their_focus_to_the_archived_
     expect(member.get_by_role("textbox", name="Message to")).to_be_hidden()
     expect(note).to_be_focused()
     assert owner.errors == [] and member.errors == []
+
+
+def test_the_member_list_follows_changes_live_and_a_role_change_is_confirmed(
+    daphne_server: Any, make_user: Any, new_context: Any
+) -> None:
+    alice, _bob, room = alice_and_bob_in_a_room(make_user)
+    cecilia = make_user("cecilia", first_name="Cecilia", last_name="Cederlund")
+    owner = sign_in(new_context(), daphne_server.url, "alice", path=f"/#room-{room.pk}")
+    owner.get_by_role("button", name="Room settings").click()
+    dialog = owner.get_by_role("dialog", name="Room settings")
+    members = dialog.get_by_role("list", name="Members")
+    role_of_bob = members.get_by_role("combobox", name="Role of Bob Berg")
+    expect(role_of_bob).to_be_visible()
+
+    role_of_bob.focus()
+    # Someone else adds her (another device of Alice's, through the API).
+    request = urllib.request.Request(  # noqa: S310 - the test's own loopback server
+        f"{daphne_server.url}/api/rooms/{room.pk}/members/",
+        data=json.dumps({"user_id": cecilia.pk}).encode(),
+        headers={"Authorization": f"Token {alice.api_token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        assert response.status == 201
+    expect(members.get_by_role("combobox", name="Role of Cecilia Cederlund")).to_be_visible()
+    expect(role_of_bob).to_be_focused()  # the redraw kept the keyboard where it was
+
+    role_of_bob.select_option("admin")
+    expect(dialog.get_by_role("status").filter(has_text="Bob Berg")).to_have_text(
+        "Bob Berg is now: Admin."
+    )
+    assert owner.errors == []

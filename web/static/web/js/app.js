@@ -163,6 +163,7 @@ const notifications = new Notifications({
   },
 });
 const settings = new RoomSettings({
+  socket,
   rooms,
   userId: config.userId,
   confirm: confirmAction,

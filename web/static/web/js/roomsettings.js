@@ -13,7 +13,7 @@ const ROLE_TEXT = {
 };
 
 export class RoomSettings {
-  constructor({ rooms, userId, confirm, currentRoom, showAlert, afterLeave }) {
+  constructor({ socket, rooms, userId, confirm, currentRoom, showAlert, afterLeave }) {
     this.rooms = rooms;
     this.userId = userId;
     this.confirm = confirm;
@@ -26,6 +26,7 @@ export class RoomSettings {
     this.error = byId('settings-error');
     this.form = byId('settings-form');
     this.members = byId('member-list');
+    this.membersStatus = byId('members-status');
     this.inviteSearch = byId('invite-search');
     this.inviteResults = byId('invite-results');
     this.inviteStatus = byId('invite-status');
@@ -49,6 +50,12 @@ export class RoomSettings {
     this.pinsOpener.addEventListener('click', () => this.openPins());
     byId('pins-close').addEventListener('click', () => this.pinsDialog.close());
     this.pinsDialog.addEventListener('close', () => this.pinsOpener.focus());
+    // Someone else adds, removes or promotes a member while the dialog is open: follow it.
+    for (const type of ['member.joined', 'member.left', 'member.removed', 'member.role_changed']) {
+      socket?.on(type, (frame) => {
+        if (this.dialog.open && frame.room === this.room?.id) this.loadMembers();
+      });
+    }
   }
 
   get room() {
@@ -77,6 +84,7 @@ export class RoomSettings {
     this.inviteSearch.value = '';
     this.inviteResults.replaceChildren();
     this.inviteStatus.textContent = '';
+    this.membersStatus.textContent = '';
     this.members.replaceChildren();
     this.dialog.showModal();
     (this.isManager ? this.form.elements.name : this.inviteSearch).focus();
@@ -93,6 +101,10 @@ export class RoomSettings {
       return;
     }
     const owner = room.role === 'owner';
+    // Redrawing must not throw keyboard focus out of the list: remember where it was.
+    const focused = this.members.contains(document.activeElement) ? document.activeElement : null;
+    const focusedUser = focused?.closest('li')?.dataset.userId;
+    const focusedControl = focused?.tagName.toLowerCase();
     this.members.replaceChildren(
       ...rows.map((row) => {
         const name = personName(row.user);
@@ -112,9 +124,14 @@ export class RoomSettings {
           remove.addEventListener('click', () => this.remove(row.user));
           parts.push(remove);
         }
-        return el('li', { class: 'member' }, ...parts);
+        return el('li', { class: 'member', dataset: { userId: String(row.user.id) } }, ...parts);
       }),
     );
+    if (focused) {
+      // The same control of the same person, or the search field if they are gone.
+      const again = this.members.querySelector(`li[data-user-id="${focusedUser}"] ${focusedControl}`);
+      (again ?? this.inviteSearch).focus();
+    }
   }
 
   async save() {
@@ -152,8 +169,10 @@ export class RoomSettings {
   }
 
   async setRole(user, role) {
+    this.membersStatus.textContent = '';
     try {
       await apiFetch(`/api/rooms/${this.room.id}/members/${user.id}/role/`, { method: 'POST', body: { role } });
+      this.membersStatus.textContent = interpolate(gettext('%(name)s is now: %(role)s.'), { name: personName(user), role: ROLE_TEXT[role] ?? role }, true);
     } catch (error) {
       this.setError(error.message);
       await this.loadMembers();
