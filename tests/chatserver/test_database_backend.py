@@ -14,8 +14,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 @pytest.fixture
 def long_lived() -> Iterator[Any]:
     """A connection of its own, kept open like a server process's (CONN_MAX_AGE 600)."""
-    connection = connections.create_connection("default")
-    connection.settings_dict["CONN_MAX_AGE"] = 600
+    default = connections["default"]
+    # A copy of the settings: changing the shared dict would keep the test process's own
+    # connections open too, and PostgreSQL could then not drop the test database.
+    connection = type(default)({**default.settings_dict, "CONN_MAX_AGE": 600}, "long_lived")
     yield connection
     connection.close()
 
