@@ -105,3 +105,19 @@ def sign_in(context: Any, base_url: str, username: str, *, path: str = "/") -> A
     page.wait_for_url(lambda url: "/login/" not in url)
     expect(page.locator("#connection-status")).to_have_attribute("data-state", "connected")
     return page
+
+
+def api_post(server: Any, person: Any, path: str, body: dict[str, Any]) -> int:
+    """POST to the server's REST API with the person's token, as a bot or another device
+    would; return the status."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(  # noqa: S310 - the test's own loopback server
+        f"{server.url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Token {person.api_token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        return response.status

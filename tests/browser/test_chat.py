@@ -3,9 +3,7 @@ doing it all from the keyboard."""
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 import uuid
 from typing import Any
 
@@ -16,7 +14,7 @@ from playwright.sync_api import expect
 from rooms import actions
 from rooms.models import Message, Room
 
-from .conftest import page_errors, sign_in
+from .conftest import api_post, page_errors, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -177,14 +175,8 @@ def test_keyboard_alone_opens_a_room_and_sends_a_message(
 
 def post_message(server: Any, author: Any, room_id: int, body: str) -> None:
     """Send a message through the REST API, as a bot or another device would."""
-    request = urllib.request.Request(  # noqa: S310 - the test's own loopback server
-        f"{server.url}/api/rooms/{room_id}/messages/",
-        data=json.dumps({"body": body, "client_msg_id": uuid.uuid4().hex}).encode(),
-        headers={"Authorization": f"Token {author.api_token}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
-        assert response.status == 201
+    path = f"/api/rooms/{room_id}/messages/"
+    assert api_post(server, author, path, {"body": body, "client_msg_id": uuid.uuid4().hex}) == 201
 
 
 def test_unread_badges_count_messages_elsewhere_and_clear_in_every_tab_once_read(

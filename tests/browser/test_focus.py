@@ -3,9 +3,7 @@ being removed from a private room, and Escape in a dialog opened from the phone 
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from typing import Any
 
 import pytest
@@ -13,15 +11,12 @@ from playwright.sync_api import expect
 
 from rooms import actions
 
-from .conftest import sign_in
+from .conftest import api_post, sign_in
 from .test_accessibility import PHONE
 from .test_chat import alice_and_bob_in_a_room, send
+from .test_chat_features import message_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-
-
-def message_in(page: Any, text: str) -> Any:
-    return page.locator("#message-log .message", has_text=text)
 
 
 def action(message: Any, name: str) -> Any:
@@ -177,14 +172,8 @@ def test_the_member_list_follows_changes_live_and_a_role_change_is_confirmed(
 
     role_of_bob.focus()
     # Someone else adds her (another device of Alice's, through the API).
-    request = urllib.request.Request(  # noqa: S310 - the test's own loopback server
-        f"{daphne_server.url}/api/rooms/{room.pk}/members/",
-        data=json.dumps({"user_id": cecilia.pk}).encode(),
-        headers={"Authorization": f"Token {alice.api_token}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
-        assert response.status == 201
+    members_url = f"/api/rooms/{room.pk}/members/"
+    assert api_post(daphne_server, alice, members_url, {"user_id": cecilia.pk}) == 201
     expect(members.get_by_role("combobox", name="Role of Cecilia Cederlund")).to_be_visible()
     expect(role_of_bob).to_be_focused()  # the redraw kept the keyboard where it was
 
