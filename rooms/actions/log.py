@@ -9,9 +9,7 @@ from chatserver.errors import NotFound
 from chatserver.realtime.envelope import Event, build_event, encode
 from chatserver.realtime.publish import publish_event_on_commit, send_control_on_commit
 
-from .. import permissions
-from ..models import Membership, Message, Room, RoomEvent
-from ..selectors import RoomAccess
+from ..models import Message, Room, RoomEvent
 
 
 def locked_room(room_id: int) -> Room:
@@ -20,29 +18,6 @@ def locked_room(room_id: int) -> Room:
     if room is None:
         raise NotFound()
     return room
-
-
-def locked_access(user: Any, room_id: int) -> RoomAccess:
-    """Lock the room and read the person's membership of it, or raise NotFound like
-    ``access_room``.
-
-    A member (every send, edit and reaction) costs one round trip: the membership joined to its
-    room, locking only the room's row.  Reading the room, the membership and the locked room
-    one after another cost three, on the one database thread every socket of a process shares
-    (docs/performance.md).  Call inside ``transaction.atomic``.
-    """
-    membership = (
-        Membership.objects.select_for_update(of=("room",))
-        .select_related("room")
-        .filter(room__pk=room_id, user=user)  # room__pk: see access_room
-        .first()
-    )
-    if membership is not None:
-        return RoomAccess(room=membership.room, membership=membership)
-    room = locked_room(room_id)
-    if not permissions.can_read(room, None):
-        raise NotFound()
-    return RoomAccess(room=room, membership=None)
 
 
 def append_to_log(
@@ -55,7 +30,8 @@ def append_to_log(
 ) -> Event:
     """Give the next sequence number to an event, store it in the log, publish on commit.
 
-    Call inside ``transaction.atomic`` holding the lock from ``locked_room``.
+    Call inside ``transaction.atomic`` holding the room's lock (``locked_room``, or
+    ``access_room(..., lock=True)``).
     """
     room.last_seq += 1
     room.save(update_fields=["last_seq"])

@@ -19,7 +19,8 @@ from chatserver.rendering import RENDER_VERSION, ContentTooLong, is_blank, rende
 
 from .. import events, permissions
 from ..models import Membership, Message, MessageRevision, Reaction, Room
-from .log import append_to_log, locked_access, scrub_message_frames
+from ..selectors import access_room
+from .log import append_to_log, scrub_message_frames
 from .notify import mention_ids, notify_for_message
 
 CLIENT_MSG_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -150,7 +151,7 @@ def do_send_message(
     key = {"room_id": room_id, "body": body, "client_msg_id": client_msg_id, "thread": thread}
     try:
         with transaction.atomic():
-            access = locked_access(author, room_id)
+            access = access_room(author, room_id, lock=True)
             if not permissions.can_post(access.room, access.membership):
                 if access.membership is None:
                     raise Forbidden(_("Join the room to post in it."))
@@ -179,7 +180,7 @@ def _locked_message(user: Any, message_id: int) -> tuple[Message, Room, Membersh
     message = Message.objects.filter(pk=message_id).select_related("author").first()
     if message is None:
         raise NotFound()
-    access = locked_access(user, message.room_id)  # NotFound when the room is not theirs
+    access = access_room(user, message.room_id, lock=True)  # NotFound when the room is not theirs
     return message, access.room, access.membership
 
 

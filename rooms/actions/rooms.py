@@ -15,9 +15,9 @@ from chatserver.rendering import is_blank
 
 from .. import events, permissions
 from ..models import Invitation, Membership, Room
+from ..selectors import access_room
 from .log import (
     append_to_log,
-    locked_access,
     locked_room,
     publish_unsequenced,
     subscribe_on_commit,
@@ -70,7 +70,7 @@ def add_member(room: Room, user: Any, *, role: str = Membership.Role.MEMBER) -> 
 def do_join_room(user: Any, *, room_id: int) -> Membership:
     """Join a public room."""
     with transaction.atomic():
-        access = locked_access(user, room_id)
+        access = access_room(user, room_id, lock=True)
         room = access.room
         if access.membership is not None:
             return access.membership
@@ -88,7 +88,7 @@ def do_join_room(user: Any, *, room_id: int) -> Membership:
 def do_add_member(actor: Any, *, room_id: int, user: Any) -> Membership:
     """Add someone to a room; owners and admins only."""
     with transaction.atomic():
-        access = locked_access(actor, room_id)
+        access = access_room(actor, room_id, lock=True)
         room = access.room
         if not permissions.can_manage_members(room, access.membership):
             raise Forbidden(_("Only the room's owners and admins can add members."))
@@ -130,7 +130,7 @@ def _other_owner_exists(room: Room, user_id: int) -> bool:
 def do_leave_room(user: Any, *, room_id: int) -> None:
     """Leave a room (not a direct conversation; not as its last owner)."""
     with transaction.atomic():
-        access = locked_access(user, room_id)
+        access = access_room(user, room_id, lock=True)
         room = access.room
         membership = Membership.objects.filter(room=room, user=user).first()
         if membership is None:
@@ -150,7 +150,7 @@ def do_leave_room(user: Any, *, room_id: int) -> None:
 def do_remove_member(actor: Any, *, room_id: int, user_id: int) -> None:
     """Remove someone from a room; owners and admins only, and never an owner by an admin."""
     with transaction.atomic():
-        access = locked_access(actor, room_id)
+        access = access_room(actor, room_id, lock=True)
         room = access.room
         if not permissions.can_manage_members(room, access.membership):
             raise Forbidden(_("Only the room's owners and admins can remove members."))
@@ -179,7 +179,7 @@ def do_set_member_role(actor: Any, *, room_id: int, user_id: int, role: str) -> 
     if role not in Membership.Role.values:
         raise InvalidInput(_("Role must be owner, admin or member."), extra={"field": "role"})
     with transaction.atomic():
-        access = locked_access(actor, room_id)
+        access = access_room(actor, room_id, lock=True)
         room = access.room
         if not permissions.can_change_roles(room, access.membership):
             raise Forbidden(_("Only the room's owners can change roles."))
@@ -212,7 +212,7 @@ def do_update_room(
 ) -> Room:
     """Rename, set the topic of, archive or unarchive a room; owners and admins only."""
     with transaction.atomic():
-        access = locked_access(actor, room_id)
+        access = access_room(actor, room_id, lock=True)
         room = access.room
         if not permissions.can_administer(room, access.membership):
             raise Forbidden(_("Only the room's owners and admins can change the room."))
@@ -240,7 +240,7 @@ def do_update_room(
 def do_invite(actor: Any, *, room_id: int, invitee: Any) -> Invitation:
     """Invite someone to a room; they join only when they accept."""
     with transaction.atomic():
-        access = locked_access(actor, room_id)
+        access = access_room(actor, room_id, lock=True)
         room = access.room
         if not permissions.can_invite(room, access.membership):
             raise Forbidden(_("Only members can invite people to this room."))
