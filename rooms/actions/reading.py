@@ -63,12 +63,7 @@ def do_mark_read(user: Any, *, room_id: int, seq: int) -> int:
         if permissions.shows_read_receipts(access.room, member_count) and shares_read_receipts(
             user
         ):
-            publish_unsequenced(
-                access.room.topic_name,
-                type=events.RECEIPT_UPDATED,
-                data={"room": room_id, "user": user_summary(user), "seq": seq},
-                room_id=room_id,
-            )
+            _publish_receipt(access.room, user, seq)
         return seq
 
 
@@ -130,13 +125,14 @@ def _announce_receipts(user: Any, *, shared: bool) -> None:
     for membership in memberships:
         if not permissions.shows_read_receipts(membership.room, membership.member_count):
             continue
-        publish_unsequenced(
-            membership.room.topic_name,
-            type=events.RECEIPT_UPDATED,
-            data={
-                "room": membership.room_id,
-                "user": user_summary(user),
-                "seq": membership.last_read_seq if shared else None,
-            },
-            room_id=membership.room_id,
-        )
+        _publish_receipt(membership.room, user, membership.last_read_seq if shared else None)
+
+
+def _publish_receipt(room: Any, user: Any, seq: int | None) -> None:
+    """Tell the room where the person has read to ("Seen by"); ``None`` withdraws it."""
+    publish_unsequenced(
+        room.topic_name,
+        type=events.RECEIPT_UPDATED,
+        data={"room": room.pk, "user": user_summary(user), "seq": seq},
+        room_id=room.pk,
+    )
